@@ -1,0 +1,3 @@
+from otayori.cli import main
+
+main()

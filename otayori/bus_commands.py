@@ -1,0 +1,79 @@
+"""``otayori provision`` and ``otayori publish``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.bus.connect import connect
+from shared.bus.consume import validation_lines
+from shared.bus.provision import provision
+from shared.bus.publish import publish
+from shared.contracts.registry import channel_for
+from shared.settings import CommonSettings, load_settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("provision", help="create or update every stream and KV bucket")
+    p.set_defaults(func=_provision)
+    p = sub.add_parser(
+        "publish",
+        help="validate an event against its subject's contract and publish it",
+        description="Publishes with the event's event_id as Nats-Msg-Id (re-publishing is safe).",
+    )
+    p.add_argument("subject", help="e.g. ils.loan.online_issued")
+    p.add_argument("file", help="JSON file with the event, or - for standard input")
+    p.add_argument("--dry-run", action="store_true", help="validate only")
+    p.set_defaults(func=_publish)
+
+
+async def _provision(args: argparse.Namespace) -> int:
+    settings = load_settings(CommonSettings)
+    nc = await connect(settings, name="otayori-cli")
+    try:
+        for kind, name, action in await provision(nc.jetstream()):
+            print(f"{kind}\t{name}\t{action}")
+    finally:
+        await nc.close()
+    return 0
+
+
+def read_payload(file: str) -> bytes:
+    return sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+
+
+async def _publish(args: argparse.Namespace) -> int:
+    try:
+        channel = channel_for(args.subject)
+        payload = read_payload(args.file)
+    except (LookupError, OSError) as exc:
+        print(f"otayori publish: {exc}", file=sys.stderr)
+        return 2
+    try:
+        event = channel.model.model_validate_json(payload)
+    except ValidationError as exc:
+        print(f"otayori publish: invalid {channel.model.__name__} event:", file=sys.stderr)
+        for line in validation_lines(exc):
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if event.subject() != args.subject:
+        print(
+            f"otayori publish: this event belongs on {event.subject()}, not {args.subject}",
+            file=sys.stderr,
+        )
+        return 1
+    if args.dry_run:
+        print(f"valid\t{args.subject}\t{event.event_id}")
+        return 0
+    nc = await connect(load_settings(CommonSettings), name="otayori-cli")
+    try:
+        ack = await publish(nc.jetstream(), event)
+    finally:
+        await nc.close()
+    state = "duplicate" if ack.duplicate else "published"
+    print(f"{state}\t{args.subject}\t{event.event_id}\t{ack.stream}:{ack.seq}")
+    return 0

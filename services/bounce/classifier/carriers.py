@@ -1,0 +1,96 @@
+"""Carrier and big-provider knowledge that generic rules cannot see.
+
+Japanese mobile carriers (docomo, au/KDDI, SoftBank) answer "Unknown user" both for an
+address that does not exist and for a patron whose reception setting (指定受信 / PC mail
+refusal) rejects our domain. The SMTP phase and the status code tell them apart:
+rejected at RCPT TO with 5.1.1 = the mailbox does not exist; rejected at/after DATA, or
+status 5.2.0, or au's address-less ``550 : User unknown`` = the reception filter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.bounce.classifier.model import Category
+
+DOCOMO = ("docomo.ne.jp",)
+AU = ("ezweb.ne.jp", "au.com", "auone-net.jp", "dion.ne.jp")
+SOFTBANK = ("softbank.ne.jp", "i.softbank.jp", "vodafone.ne.jp", "disney.ne.jp")
+WILLCOM = ("pdx.ne.jp", "willcom.com", "ymobile.ne.jp", "emobile.ne.jp")
+JP_MOBILE = DOCOMO + AU + SOFTBANK + WILLCOM
+
+_UNKNOWN_USER = re.compile(r"(?i)unknown user|user unknown")
+_AU_NO_ADDRESS = re.compile(r"(?i)\b550 ?: ?user unknown")
+_AU_WITH_ADDRESS = re.compile(r"(?i)<[^>\s]+@[^>\s]+>:? ?user unknown")
+_MICROSOFT = ("outlook.com", "hotmail.com", "live.com", "msn.com", "protection.outlook.com")
+_MS_BANNED = re.compile(r"(?i)5\.7\.(?:60[6-9]|6[1-4]\d)|banned sending ip|sc-00[1-9]|dy-00")
+_MS_DBEB = re.compile(r"(?i)5\.4\.1 .{0,60}recipient address rejected: access denied")
+_GOOGLE = ("gmail.com", "googlemail.com", "google.com", "aspmx.l.google.com")
+_GMAIL_UNSOLICITED = re.compile(r"(?i)unsolicited mail|gmail.{0,40}(?:spam|bulk)")
+_YAHOO = ("yahoo.co.jp", "yahoo.com", "yahoodns.net", "ymail.com")
+_YAHOO_DEFERRED = re.compile(r"(?i)temporarily deferred|\[ts0[1-3]\]")
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierContext:
+    """The facts about one failed recipient that carrier rules look at."""
+
+    recipient_domain: str
+    remote_mta: str
+    status: str
+    diagnostic: str
+    command: str
+    spasign_ng: bool
+
+
+def _is(domain: str, suffixes: tuple[str, ...]) -> bool:
+    d = domain.lower().rstrip(".")
+    return any(d == s or d.endswith("." + s) for s in suffixes)
+
+
+def _hosts(ctx: CarrierContext) -> tuple[str, str]:
+    mta = ctx.remote_mta.lower().split(";")[-1].strip().strip("[]")
+    return ctx.recipient_domain.lower(), mta
+
+
+def japanese_mobile(ctx: CarrierContext) -> tuple[str, Category] | None:
+    """docomo / au / SoftBank: same text, different cause, split by phase and status."""
+    domain, mta = _hosts(ctx)
+    carrier = _is(domain, JP_MOBILE) or _is(mta, JP_MOBILE)
+    if ctx.spasign_ng and (carrier or not domain):
+        return ("jp-au-spasign-ng", Category.DOMAIN_REJECTION)
+    if not carrier or not _UNKNOWN_USER.search(ctx.diagnostic):
+        return None
+    if _AU_NO_ADDRESS.search(ctx.diagnostic) or ctx.status.startswith("5.2"):
+        return ("jp-carrier-reception-filter", Category.DOMAIN_REJECTION)
+    if ctx.command in ("DATA", "END-OF-DATA"):
+        return ("jp-carrier-refused-at-data", Category.DOMAIN_REJECTION)
+    if ctx.status == "5.1.1" or ctx.command == "RCPT":
+        return ("jp-carrier-unknown-at-rcpt", Category.BAD_ADDRESS)
+    if (_is(domain, AU) or _is(mta, AU)) and _AU_WITH_ADDRESS.search(ctx.diagnostic):
+        return ("jp-au-unknown-named-address", Category.BAD_ADDRESS)
+    if _is(domain, DOCOMO) or _is(mta, DOCOMO):
+        return ("jp-docomo-unknown-user-ambiguous", Category.DOMAIN_REJECTION)
+    return None
+
+
+def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
+    """Microsoft, Google and Yahoo codes whose text misleads the generic rules."""
+    domain, mta = _hosts(ctx)
+    text = ctx.diagnostic
+    if _is(domain, _MICROSOFT) or _is(mta, _MICROSOFT):
+        if _MS_BANNED.search(text):
+            return ("microsoft-banned-ip", Category.DOMAIN_REJECTION)
+    if _MS_DBEB.search(text):
+        return ("microsoft-dbeb-unknown-recipient", Category.BAD_ADDRESS)
+    if (_is(domain, _GOOGLE) or _is(mta, _GOOGLE)) and _GMAIL_UNSOLICITED.search(text):
+        return ("gmail-unsolicited", Category.DOMAIN_REJECTION)
+    if (_is(domain, _YAHOO) or _is(mta, _YAHOO)) and _YAHOO_DEFERRED.search(text):
+        return ("yahoo-deferred", Category.TRANSIENT)
+    return None
+
+
+def carrier_rule(ctx: CarrierContext) -> tuple[str, Category] | None:
+    """The first carrier-specific verdict for ``ctx``, if any."""
+    return japanese_mobile(ctx) or big_providers(ctx)

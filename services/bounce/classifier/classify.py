@@ -1,0 +1,212 @@
+"""``classify(raw)``: bytes of one received message -> ``Classification`` (pure, total)."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from flufl.bounce import all_failures
+
+from services.bounce.classifier import detect
+from services.bounce.classifier.decide import Facts, Verdict, decide
+from services.bounce.classifier.freetext import addresses, candidate_recipients, paragraph_for
+from services.bounce.classifier.model import (
+    Category,
+    Classification,
+    Evidence,
+    RecipientResult,
+    SentMailLookup,
+)
+from services.bounce.classifier.wire import DsnFields, ParsedMail, parse
+
+_EXPANDED = re.compile(r"(?i)\(expanded from:? <?([^>\s)]+@[^>\s)]+)>?\)")
+_DIAG_LIMIT = 600
+
+
+def _flufl_recipients(msg: Message | None) -> list[str]:
+    if msg is None:
+        return []
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # third-party heuristics on hostile input: treat as "found nothing"
+        return []
+    found = {a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in temporary}
+    found |= {a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in permanent}
+    return sorted(a.strip("<>").lower() for a in found if "@" in a)
+
+
+def _own_addresses(pm: ParsedMail) -> set[str]:
+    keys = ("to", "from", "return-path", "delivered-to", "x-original-to", "reply-to")
+    found: set[str] = set()
+    for key in keys:
+        found.update(addresses(pm.headers.get(key, "")))
+    return found
+
+
+def _free_text_recipients(pm: ParsedMail) -> list[str]:
+    own = _own_addresses(pm)
+    found = [a for a in _flufl_recipients(pm.message) if a not in own]
+    in_text = candidate_recipients(pm.text, own)
+    if found:
+        ordered = [a for a in in_text if a in found]
+        return ordered + [a for a in found if a not in ordered]
+    return in_text[:20]
+
+
+def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str]) -> Facts:
+    rcpt = detect.record_recipient(rec)
+    diag = detect.strip_type(rec.get("diagnostic-code", ""))[:_DIAG_LIMIT]
+    para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
+    if not para and len(others) <= 1 and not diag:
+        para = pm.text[:4000]
+    status = detect.find_status(rec.get("status", ""), diag)
+    return Facts(
+        recipient=rcpt,
+        status=status,
+        diagnostic=diag,
+        context=para,
+        command=detect.smtp_command(f"{diag}\n{para}"),
+        remote_mta=detect.strip_type(rec.get("remote-mta", "")),
+        action=rec.get("action", "").strip().lower(),
+        diagnostic_type=_diag_type(rec.get("diagnostic-code", "")),
+        spasign_ng=_spasign_ng(pm),
+    )
+
+
+def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str]) -> Facts:
+    para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
+    primary = para or pm.text[:4000]
+    return Facts(
+        recipient=rcpt,
+        status=detect.find_status(primary),
+        diagnostic=primary[:_DIAG_LIMIT * 4],
+        context=pm.text[:8000] if para else "",
+        command=detect.smtp_command(primary),
+        remote_mta="",
+        action="",
+        diagnostic_type="",
+        spasign_ng=_spasign_ng(pm),
+    )
+
+
+def _diag_type(value: str) -> str:
+    kind, sep, _ = value.partition(";")
+    kind = kind.strip().lower()
+    return kind if sep and kind and " " not in kind and len(kind) < 20 else ""
+
+
+def _spasign_ng(pm: ParsedMail) -> bool:
+    return pm.headers.get("x-spasign", "").strip().upper().startswith("NG")
+
+
+def _trail(rec: DsnFields | None, facts: Facts) -> str:
+    """An earlier address in the delivery chain that differs from the failing one."""
+    if rec is not None:
+        for key in ("x-actual-recipient", "original-recipient"):
+            addr = detect.strip_type(rec.get(key, "")).lower()
+            if "@" in addr and facts.recipient and addr != facts.recipient:
+                return addr
+    m = _EXPANDED.search(f"{facts.diagnostic}\n{facts.context}")
+    if m and m.group(1).lower() != facts.recipient:
+        return m.group(1).lower()
+    return ""
+
+
+def _sent_to(sent: SentMailLookup | None, keys: tuple[str, str]) -> str:
+    if sent is None:
+        return ""
+    for key in keys:
+        if key:
+            addr = sent(key)
+            if addr:
+                return addr.lower()
+    return ""
+
+
+def _result(facts: Facts, verdict: Verdict, trail: str, sent_to: str, ids: tuple[str, str]) -> (
+    RecipientResult
+):
+    category = verdict.category
+    underlying = ""
+    forwarded = trail or (sent_to and facts.recipient and sent_to != facts.recipient)
+    if category is Category.FORWARDING_FAILURE:
+        underlying = Category.TRANSIENT.value
+    elif forwarded:
+        underlying, category = category.value, Category.FORWARDING_FAILURE
+    evidence = Evidence(
+        rule=verdict.rule,
+        diagnostic=" ".join(facts.diagnostic.split())[:300],
+        remote_mta=facts.remote_mta,
+        smtp_command=facts.command,
+        action=facts.action,
+        original_recipient=trail,
+        sent_to=sent_to,
+        underlying_category=underlying,
+        original_message_id=ids[0],
+        verp_token=ids[1],
+    )
+    return RecipientResult(facts.recipient, category, facts.status, verdict.why, evidence)
+
+
+def _bounce_recipients(pm: ParsedMail, sent: SentMailLookup | None) -> list[RecipientResult]:
+    ids = (detect.original_message_id(pm), detect.verp_token(pm))
+    sent_to = _sent_to(sent, (ids[1], ids[0]))
+    out: list[RecipientResult] = []
+    if pm.dsn_records:
+        rcpts = [detect.record_recipient(r) for r in pm.dsn_records]
+        for rec in pm.dsn_records:
+            action = rec.get("action", "").lower()
+            if action.startswith(("delivered", "relayed", "expanded")):
+                continue
+            facts = _facts_from_record(pm, rec, rcpts)
+            out.append(_result(facts, decide(facts), _trail(rec, facts), sent_to, ids))
+        return out
+    rcpts = _free_text_recipients(pm) or [""]
+    for rcpt in rcpts:
+        facts = _facts_from_text(pm, rcpt, rcpts)
+        out.append(_result(facts, decide(facts), _trail(None, facts), sent_to, ids))
+    return out
+
+
+def _not_bounce(pm: ParsedMail, detector: str, **flags: bool) -> Classification:
+    return Classification(
+        is_bounce=False,
+        original_message_id=detect.original_message_id(pm),
+        verp_token=detect.verp_token(pm),
+        detector=detector,
+        **flags,
+    )
+
+
+def classify_parsed(pm: ParsedMail, sent: SentMailLookup | None = None) -> Classification:
+    """Classify an already parsed message."""
+    if not pm.readable:
+        return Classification(is_bounce=False, readable=False, detector="unreadable")
+    if pm.feedback or pm.report_type == "feedback-report":
+        return _not_bounce(pm, "arf-feedback", is_complaint=True)
+    if detect.is_success_report(pm):
+        return _not_bounce(pm, "dsn-success")
+    if detect.is_auto_submitted_reply(pm):
+        return _not_bounce(pm, "rfc3834-auto-reply", is_auto_reply=True)
+    if not pm.dsn_records and not detect.looks_like_bounce(pm):
+        return _not_bounce(pm, "no-bounce-signal")
+    results = tuple(_bounce_recipients(pm, sent))
+    return Classification(
+        is_bounce=bool(results),
+        recipients=results,
+        original_message_id=detect.original_message_id(pm),
+        verp_token=detect.verp_token(pm),
+        detector="rfc3464" if pm.dsn_records else "free-text",
+    )
+
+
+def classify(raw: bytes, *, sent: SentMailLookup | None = None) -> Classification:
+    """Classify one received message given as raw bytes; never raises.
+
+    ``sent`` maps the original Message-ID or VERP token to the address the library mailed;
+    when given, a failing recipient that differs from it is a forwarding failure.
+    """
+    try:
+        return classify_parsed(parse(raw), sent)
+    except Exception:  # the core is total: an internal bug must quarantine, not crash
+        return Classification(is_bounce=False, readable=False, detector="internal-error")

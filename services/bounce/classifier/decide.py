@@ -1,0 +1,171 @@
+"""Apply the rule table to the facts about one failed recipient.
+
+The order follows the proven one of sisimai's reason finder: reasons whose evidence is
+explicit (a specific status code or a telling phrase) first, then weaker phrases, then
+what the RFC 3463 status class implies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.bounce.classifier import rules as r
+from services.bounce.classifier.carriers import CarrierContext, carrier_rule
+from services.bounce.classifier.model import Category
+from services.bounce.classifier.secondary import ALL_RULES as SECONDARY_RULES
+from services.bounce.classifier.status import status_reason
+
+RULES = {rule.name: rule for rule in r.EXPLICIT} | SECONDARY_RULES
+
+FIRST_ORDER = (
+    "mailloop", "mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved",
+    "norelaying", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc",
+    "badreputation", "contenterror", "rejected", "hostunknown", "spamdetected", "speeding",
+    "toomanyconn", "blocked",
+)  # fmt: skip
+SECOND_ORDER = (
+    "mailloop", "mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected",
+    "virusdetected", "policyviolation", "norelaying", "systemerror", "networkerror", "suspend",
+    "contenterror", "systemfull", "notaccept", "expired", "failedstarttls", "securityerror",
+    "mailererror",
+)  # fmt: skip
+RETRY = frozenset(
+    {"", "undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
+     "hostunknown", "userunknown"}
+)  # fmt: skip
+_NOT_UNKNOWN_USER = ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept")
+_EARLY_COMMANDS = ("CONNECT", "HELO", "MAIL", "RCPT")
+
+REASON_CATEGORY: dict[str, Category] = {
+    "userunknown": r.BAD, "hostunknown": r.BAD, "notaccept": r.BAD, "hasmoved": r.BAD,
+    "suspend": r.BAD, "suppressed": r.BAD,
+    "filtered": r.REJ, "rejected": r.REJ, "blocked": r.REJ, "policyviolation": r.REJ,
+    "spamdetected": r.REJ, "badreputation": r.REJ, "authfailure": r.REJ, "requireptr": r.REJ,
+    "virusdetected": r.REJ,
+    "mailboxfull": r.FULL,
+    "systemfull": r.TMP, "failedstarttls": r.TMP, "expired": r.TMP, "networkerror": r.TMP,
+    "systemerror": r.TMP, "toomanyconn": r.TMP, "speeding": r.TMP,
+    "exceedlimit": r.OURS, "mesgtoobig": r.OURS, "contenterror": r.OURS,
+    "notcompliantrfc": r.OURS, "securityerror": r.OURS, "syntaxerror": r.OURS,
+    "norelaying": r.UNK, "mailererror": r.UNK, "onhold": r.UNK, "undefined": r.UNK,
+    "mailloop": Category.FORWARDING_FAILURE,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What is known about one failed recipient."""
+
+    recipient: str
+    status: str
+    diagnostic: str
+    context: str
+    command: str
+    remote_mta: str
+    action: str
+    diagnostic_type: str
+    spasign_ng: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    rule: str
+    category: Category
+    why: str
+
+
+def _match(name: str, text: str) -> bool:
+    rule = RULES.get(name)
+    return rule is not None and rule.matches(text)
+
+
+def _probe(name: str, f: Facts, text: str, named: str) -> bool:
+    """Does reason ``name`` explain this failure (status code named it, or its text)?"""
+    if name == "userunknown":
+        if named == "userunknown":
+            return not any(_match(n, text) for n in _NOT_UNKNOWN_USER)
+        return named != "suspend" and f.command == "RCPT" and _match(name, text)
+    if name == "filtered":
+        if named == "filtered":
+            return _match("userunknown", text) or _match(name, text)
+        if named == "suspend" or f.command in _EARLY_COMMANDS:
+            return False
+        return _match(name, text) or _match("userunknown", text)
+    if name == "rejected":
+        if named == "rejected":
+            return True
+        if f.command == "MAIL" or (f.command == "DATA" and named != "userunknown"):
+            return _match(name, text)
+        return named in ("", "onhold", "undefined", "securityerror", "systemerror") and _match(
+            name, text
+        )
+    if name == "hostunknown" and named == "hostunknown":
+        return not _match("networkerror", text)
+    return named == name or _match(name, text)
+
+
+def _verdict(name: str, source: str = "") -> Verdict:
+    rule = RULES.get(name)
+    why = rule.why if rule is not None else source
+    return Verdict(name, REASON_CATEGORY.get(name, Category.UNKNOWN), why)
+
+
+def _texts(f: Facts) -> tuple[str, ...]:
+    if f.context and f.context != f.diagnostic:
+        return (f.diagnostic, f.context) if f.diagnostic else (f.context,)
+    return (f.diagnostic,)
+
+
+def _explicit(f: Facts, named: str) -> Verdict | None:
+    if f.diagnostic_type not in ("", "smtp"):
+        return None
+    for text in _texts(f):
+        for name in FIRST_ORDER:
+            if _probe(name, f, text, named):
+                return _verdict(name)
+    return None
+
+
+def _another(f: Facts, named: str) -> Verdict:
+    if named in RETRY or f.diagnostic_type not in ("", "smtp"):
+        for text in _texts(f):
+            for name in SECOND_ORDER:
+                if _match(name, text):
+                    return _verdict(name)
+    if named:
+        return _verdict(named, "named by the status code")
+    head = f.status[:3]
+    if head in ("5.6", "4.6"):
+        return _verdict("contenterror", "RFC 3463 X.6 media error")
+    if head in ("5.7", "4.7"):
+        return _verdict("securityerror", "RFC 3463 X.7 security or policy status")
+    if f.diagnostic_type.startswith("x-unix"):
+        return _verdict("mailererror", "local delivery program failed")
+    if any(_match("syntaxerror", t) for t in _texts(f)):
+        return _verdict("syntaxerror")
+    if f.action.startswith(("delayed", "expired")):
+        return _verdict("expired", "delivery delayed, still being retried")
+    if f.command == "HELO":
+        return _verdict("blocked", "refused at HELO/EHLO: our host")
+    if f.diagnostic.strip():
+        return _verdict("onhold", "no rule matched the diagnostic: staff review")
+    return _verdict("undefined", "no diagnostic at all: staff review")
+
+
+def _carrier(f: Facts) -> Verdict | None:
+    ctx = CarrierContext(
+        recipient_domain=f.recipient.rpartition("@")[2],
+        remote_mta=f.remote_mta,
+        status=f.status,
+        diagnostic=f"{f.diagnostic}\n{f.context}",
+        command=f.command,
+        spasign_ng=f.spasign_ng,
+    )
+    hit = carrier_rule(ctx)
+    return Verdict(hit[0], hit[1], "carrier-specific behaviour") if hit else None
+
+
+def decide(f: Facts) -> Verdict:
+    """Carrier rules, then explicit evidence, then weaker evidence and status class."""
+    named = status_reason(f.status)
+    return _carrier(f) or _explicit(f, named) or _another(f, named)

@@ -1,0 +1,168 @@
+"""Message-level decisions: is this a complaint, an auto-reply, a success report, a bounce?
+
+Also extracts the correlation keys (original Message-ID, VERP token) and the facts per
+recipient that the rule table needs (status code, SMTP command, remote MTA).
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header, make_header
+
+from services.bounce.classifier.wire import DsnFields, ParsedMail
+
+VERP_DOMAIN = "plib.pref.aomori.lg.jp"
+_VERP = re.compile(r"(?i)\bbounce\+([^@\s<>\"]+)@" + re.escape(VERP_DOMAIN))
+_MESSAGE_ID = re.compile(r"(?im)^message-id:\s*(<[^>\s]+>)")
+_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_DAEMON = re.compile(
+    r"(?i)mailer-daemon|post_?master|mail ?delivery|mail administrator|mail system"
+    r"|delivery ?(?:status|subsystem)|no-?reply.*bounce|^<?>?$|bounce"
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"(?i)undeliver|undelivered|returned mail|delivery (?:status|fail|report|problem|notification"
+    r"|has failed)|failure notice|mail delivery failed|could not be delivered|non.?delivery"
+    r"|nicht zustellbar|unzustellbar|error|fail|bounce|rejected|not delivered|notification"
+    r"|warning|delayed|mail system|problem|unable to deliver|non remis|retour|returned"
+    r"|エラー|不達|配信|送信できません"
+)
+_BOUNCE_TEXT = re.compile(
+    r"(?i)could not be delivered|undeliverable|delivery (?:has )?failed|permanent(?:ly)? (?:fatal )?"
+    r"error|not be delivered|user unknown|unknown user|no such user|delivery to the following"
+    r"|error:|message could not|rejected|does not exist|returned|failed"
+)
+_AUTO_SUBJECT = re.compile(
+    r"(?i)auto(?:matic)?[ -]?(?:reply|response|respons|antwort)|out of (?:the )?office|vacation"
+    r"|away (?:from|until)|abwesenheit|absence|自動(?:応答|返信)|不在"
+)
+_SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
+_COMMANDS = re.compile(
+    r"(?i)(?:in reply to|after|>>>|\()\s*(rcpt to|rcpt|mail from|end of data|data|helo|ehlo"
+    r"|initial connection|connect)\b"
+)
+_RCPT_HINTS = re.compile(
+    r"(?i)does not like recipient|smtp:rcpt|\brcpt:|recipient address rejected|rcpt to:?\s*<"
+)
+_COMMAND_NAMES = {
+    "rcpt to": "RCPT",
+    "rcpt": "RCPT",
+    "mail from": "MAIL",
+    "end of data": "DATA",
+    "data": "DATA",
+    "helo": "HELO",
+    "ehlo": "HELO",
+    "initial connection": "CONNECT",
+    "connect": "CONNECT",
+}
+
+
+def header(pm: ParsedMail, name: str) -> str:
+    """A top-level header, RFC 2047 decoded, never raising."""
+    value = pm.headers.get(name, "")
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeError):
+        return value
+
+
+def is_auto_submitted_reply(pm: ParsedMail) -> bool:
+    """RFC 3834 responder (vacation etc.) rather than a delivery failure notice."""
+    auto = header(pm, "auto-submitted").lower()
+    sender = header(pm, "from")
+    if "mailer-daemon" in sender.lower() or pm.content_type == "multipart/report":
+        return False
+    if pm.dsn_records:
+        return False
+    if any(k in pm.headers for k in ("x-autoreply", "x-autorespond", "x-auto-response")):
+        return True
+    if "auto_reply" in header(pm, "precedence").lower():
+        return True
+    if _AUTO_SUBJECT.search(header(pm, "subject")):
+        return True
+    return auto.startswith("auto-replied")
+
+
+def is_success_report(pm: ParsedMail) -> bool:
+    """A DSN whose every recipient was delivered/relayed/expanded (RFC 3464 2.x.x)."""
+    if not pm.dsn_records:
+        return False
+    for rec in pm.dsn_records:
+        action = rec.get("action", "").lower().split()[:1]
+        status = rec.get("status", "")
+        if not (action and action[0] in _SUCCESS_ACTIONS) and not status.startswith("2."):
+            return False
+    return True
+
+
+def looks_like_bounce(pm: ParsedMail) -> bool:
+    """A non-DSN message that its headers present as a delivery failure notice."""
+    sender = header(pm, "from")
+    return_path = header(pm, "return-path").strip()
+    subject = header(pm, "subject")
+    daemon = bool(_DAEMON.search(sender)) or return_path in ("<>", "")
+    if not daemon:
+        return False
+    if _BOUNCE_SUBJECT.search(subject) or pm.has_returned_part:
+        return True
+    return bool(_BOUNCE_TEXT.search(pm.text[:20000]))
+
+
+def original_message_id(pm: ParsedMail) -> str:
+    m = _MESSAGE_ID.search(pm.returned)
+    if m:
+        return m.group(1)
+    for key in ("x-original-message-id", "original-message-id"):
+        value = pm.dsn_message.get(key, "")
+        if value:
+            return value.strip()
+    return ""
+
+
+def verp_token(pm: ParsedMail) -> str:
+    """The raw token of ``bounce+TOKEN@plib.pref.aomori.lg.jp`` (verification elsewhere)."""
+    for key in ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to"):
+        m = _VERP.search(pm.headers.get(key, ""))
+        if m:
+            return m.group(1)
+    m = _VERP.search(pm.returned) or _VERP.search(pm.text[:65536])
+    return m.group(1) if m else ""
+
+
+def find_status(*texts: str) -> str:
+    """The most specific RFC 3463 status code in ``texts`` (``5.1.1``), or empty.
+
+    A generic ``X.0.0`` is replaced by a specific code found in a later text (a DSN's
+    ``Status: 5.0.0`` often hides ``550 5.1.1`` in its Diagnostic-Code).
+    """
+    found = ""
+    for text in texts:
+        m = _STATUS.search(text) if text else None
+        if m is None:
+            continue
+        code = ".".join(m.groups())
+        if not found or (found.endswith(".0.0") and not code.endswith(".0.0")):
+            found = code if not found or found[0] == code[0] else found
+        if not found.endswith(".0.0"):
+            return found
+    return found
+
+
+def smtp_command(text: str) -> str:
+    """The last SMTP command a transcript or diagnostic says the failure happened at."""
+    found = "RCPT" if _RCPT_HINTS.search(text) else ""
+    for m in _COMMANDS.finditer(text):
+        found = _COMMAND_NAMES.get(m.group(1).lower(), found)
+    return found
+
+
+def strip_type(value: str) -> str:
+    """``rfc822; <a@b>`` -> ``a@b``; ``smtp; 550 ...`` -> ``550 ...``."""
+    _, sep, rest = value.partition(";")
+    out = rest if sep and len(_) < 20 and " " not in _.strip() else value
+    return out.strip().strip("<>").strip()
+
+
+def record_recipient(rec: DsnFields) -> str:
+    return strip_type(rec.get("final-recipient", "") or rec.get("original-recipient", "")).lower()

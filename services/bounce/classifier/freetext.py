@@ -1,0 +1,124 @@
+"""Per-MTA free-text bounce bodies: where the returned message starts, who failed, and the
+paragraph that explains each failure (qmail, Exim, Sendmail transcripts, carrier notices).
+
+Pure string functions; ``wire`` and ``classify`` call them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HEADER_LINE = re.compile(
+    r"^(?:Received|Return-Path|From|To|Subject|Message-I[dD]|Date|MIME-Version|Mime-Version"
+    r"|Content-Type|Content-Transfer-Encoding|X-[A-Za-z0-9-]+|Reply-To|Cc|DKIM-Signature"
+    r"|Sender|References|In-Reply-To|Delivered-To|Authentication-Results|ARC-[A-Za-z-]+)"
+    r":[ \t]?\S?",
+    re.IGNORECASE,
+)
+_KEY_HEADERS = re.compile(r"^(?:Received|From|Subject|Message-Id|Date|To|Return-Path):", re.I)
+_DSN_FIELD = re.compile(
+    r"^(?:Final-Recipient|Original-Recipient|Action|Status|Remote-MTA|Diagnostic-Code"
+    r"|Reporting-MTA|Arrival-Date|Last-Attempt-Date|Received-From-MTA|Will-Retry-Until"
+    r"|X-Actual-Recipient|X-Postfix-[A-Za-z-]+|X-Original-Message-ID|X-Display-Name)\s*:",
+    re.IGNORECASE,
+)
+_ORIGINAL_MARKERS = re.compile(
+    r"(?im)^[ \t>|-]*(?:-{2,}|={2,}|\*{2,})?[ \t]*(?:"
+    r"this is a copy of the message|below this line is a copy of the message"
+    r"|original message follows|original message headers"
+    r"|returned message|undelivered message|message headers follow|headers of the original"
+    r"|the header of the original message|unsent message below|bounced e-mail"
+    r"|content-type: message/rfc822"
+    r")"
+)
+ADDRESS = re.compile(
+    r"(?<![\w.+=-])([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+)
+_NON_PATRON = re.compile(r"(?i)^(?:mailer-daemon|postmaster|double-bounce|root|nobody)@")
+
+
+def _header_run_start(lines: list[str], start: int) -> int:
+    """Index of the first run of >=3 header lines (with a key header) at or after ``start``."""
+    i = start
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        if _HEADER_LINE.match(line) and not _DSN_FIELD.match(line):
+            j, count, key = i, 0, False
+            while j < n and j - i < 40:
+                cur = lines[j]
+                if cur[:1] in (" ", "\t") and count:
+                    j += 1
+                    continue
+                if not _HEADER_LINE.match(cur) or _DSN_FIELD.match(cur):
+                    break
+                count += 1
+                key = key or bool(_KEY_HEADERS.match(cur))
+                j += 1
+            if count >= 3 and key:
+                return i
+            i = max(j, i + 1)
+            continue
+        i += 1
+    return -1
+
+
+def split_returned(body: str) -> tuple[str, str]:
+    """Split a free-text body into (diagnostic text, inline returned headers)."""
+    marker = _ORIGINAL_MARKERS.search(body)
+    cut = marker.start() if marker else len(body)
+    lines = body[cut:].split("\n") if marker else body.split("\n")
+    start = _header_run_start(lines, 1 if marker else 0)
+    if marker:
+        returned = "\n".join(lines[start:]) if start >= 0 else ""
+        return body[:cut], _headers_only(returned)
+    if start < 0:
+        return body, ""
+    return "\n".join(lines[:start]), _headers_only("\n".join(lines[start:]))
+
+
+def _headers_only(text: str) -> str:
+    head, _, _ = text.partition("\n\n")
+    return head
+
+
+def addresses(text: str) -> list[str]:
+    """Distinct addresses in ``text``, in order of appearance, lower-cased."""
+    seen: dict[str, None] = {}
+    for m in ADDRESS.finditer(text):
+        addr = m.group(1).strip(".").lower()
+        if addr.startswith("rfc822;"):
+            addr = addr[7:]
+        seen.setdefault(addr, None)
+    return list(seen)
+
+
+def candidate_recipients(text: str, exclude: set[str]) -> list[str]:
+    """Addresses a free-text bounce names as failed, excluding senders and daemons."""
+    out: list[str] = []
+    for addr in addresses(text):
+        if addr in exclude or _NON_PATRON.match(addr) or addr.count("@") != 1:
+            continue
+        out.append(addr)
+    return out
+
+
+def paragraph_for(text: str, recipient: str, others: list[str], limit: int = 16) -> str:
+    """The lines of ``text`` that explain ``recipient``'s failure.
+
+    Starts at the first line naming the recipient and stops at the next line naming a
+    different failed recipient, or after ``limit`` lines.
+    """
+    lines = text.split("\n")
+    rcpt = recipient.lower()
+    others_l = [o for o in others if o != rcpt]
+    for i, line in enumerate(lines):
+        if rcpt in line.lower():
+            out = [line]
+            for nxt in lines[i + 1 : i + 1 + limit]:
+                low = nxt.lower()
+                if any(o in low for o in others_l) and rcpt not in low:
+                    break
+                out.append(nxt)
+            return "\n".join(out)
+    return ""

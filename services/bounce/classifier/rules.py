@@ -1,0 +1,286 @@
+"""The rule table: SMTP status codes and diagnostic text -> category.
+
+Rules are tried in order; the first match wins. Each rule names a fine-grained reason
+(the vocabulary of sisimai, whose public pattern collection inspired many phrases) and the
+project category it maps to (see docs/bounce-rules.md for the why of each rule).
+
+``EXPLICIT`` rules match the status code *or* the diagnostic text of one recipient.
+``SECONDARY`` rules are tried only when no explicit rule fired; they are weaker signals.
+``status_class`` is the last resort (RFC 3463 class/subject).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.bounce.classifier.model import Category
+
+BAD = Category.BAD_ADDRESS
+REJ = Category.DOMAIN_REJECTION
+FULL = Category.MAILBOX_FULL
+TMP = Category.TRANSIENT
+OURS = Category.SENDER_SIDE
+UNK = Category.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One line of the rule table."""
+
+    name: str
+    category: Category
+    pattern: re.Pattern[str]
+    why: str = ""
+
+    def matches(self, text: str) -> bool:
+        return bool(text) and self.pattern.search(text) is not None
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+
+MAILBOX_FULL = Rule(
+    "mailboxfull",
+    FULL,
+    _rx(
+        r"mail ?box (?:is )?(?:full|over ?quota|exceeded|size limit exceeded|quota usage)",
+        r"(?:over|exceed(?:ed|s|ing)?)(?: the| its| their)? (?:allowed |mailbox |disk )?quota",
+        r"quota (?:exceeded|violation|full)|(?:disk|mail|storage) quota",
+        r"full mailbox|mailfolder is full|mailbox (?:has )?exceeded|boite du destinataire pleine",
+        r"insufficient (?:disk )?space|not enough (?:storage )?space|does not have enough space",
+        r"exceeded (?:storage|the) (?:allocation|storage)|too much mail data",
+        r"user has too many messages|number of messages in .{0,30}mailbox exceeded",
+        r"mailbox would exceed|space has been used up|recipient reached disk quota",
+        r"mail file size exceeds|user(?:'s)? (?:is )?over (?:the )?quota|as their mailbox is full",
+        r"account is (?:temporarily )?over quota|exceeding receiving limits",
+        r"受信ボックスが一杯|メールボックスが一杯|容量(?:を)?(?:超|オーバー)",
+    ),
+    "RFC 3463 X.2.2 mailbox full; cause 3",
+)
+
+MESG_TOO_BIG = Rule(
+    "mesgtoobig",
+    OURS,
+    _rx(
+        r"message (?:file |size )?(?:too (?:big|large)|exceeds (?:fixed|maximum|the maximum))",
+        r"(?:max(?:imum)?|inbound) message size|message length exceeds|size limit|line limit",
+        r"taille limite du message",
+    ),
+    "RFC 3463 X.3.4 / X.2.3 message too big: our template or attachment",
+)
+
+SUSPEND = Rule(
+    "suspend",
+    BAD,
+    _rx(
+        r"(?:is|been|currently) (?:suspended|deactivated|disabled|inactive|locked|frozen)",
+        r"account (?:is )?(?:disabled|suspended|inactive|deactivated|locked)",
+        r"(?:mailbox|account) (?:currently )?(?:suspended|disabled|is frozen)",
+        r"user suspended|recipient suspend|invalid/inactive user|inactive (?:user|account|mailbox)",
+        r"temporarily inactive|temporary locked|disabled or discontinued|boite du destinataire archivee",
+        r"(?:no longer|not) (?:in use|being (?:used|monitored)|active|monitored)",
+        r"(?:mailbox|account) (?:has been |is )?(?:closed|expired)",
+        r"the user\(s\) account is disabled",
+    ),
+    "account disabled/suspended: the patron must give a working address",
+)
+
+HAS_MOVED = Rule(
+    "hasmoved",
+    BAD,
+    _rx(r"has been moved to|mailbox has moved|address has changed|moved permanently"),
+    "RFC 3463 X.1.6 mailbox moved, no forwarding address",
+)
+
+NO_RELAYING = Rule(
+    "norelaying",
+    UNK,
+    _rx(
+        r"relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)",
+        r"(?:unable|not allowed|not permitted) to relay|as a relay|not an open relay",
+        r"we don'?t handle mail for|not a gateway|relaying mail to|not local host",
+        r"not configured to relay|isn'?t in my list of allowed rcpthosts",
+        r"requires authentication when attempting to send to a non-local",
+    ),
+    why="relay denied: our relay setup or a dead MX; needs staff review",
+)
+
+AUTH_FAILURE = Rule(
+    "authfailure",
+    REJ,
+    _rx(
+        r"\bspf\b.{0,40}(?:fail|violation|record|setting|check)|sender policy framework",
+        r"\bdmarc\b|\bdkim\b.{0,40}(?:fail|invalid|signature)|authentication (?:requirements|level)",
+        r"is not allowed to send (?:mail|from)|not authorized to send on behalf",
+        r"5\.7\.(?:23|25|26|27|509|515)",
+    ),
+    "SPF/DKIM/DMARC refused (RFC 7372 X.7.23-27): the receiver rejects our domain",
+)
+
+USER_UNKNOWN = Rule(
+    "userunknown",
+    BAD,
+    _rx(
+        r"(?:user|recipient|mailbox|address|account|local[- ]part|e-?mail address)"
+        r" (?:is )?(?:unknown|not (?:found|known|exist|present|valid|active|ok|listed))",
+        r"unknown (?:user|recipient|mailbox|local[- ]?part|e-?mail address|account|address)",
+        r"no such (?:user|mailbox|recipient|address|person|account|local user)",
+        r"(?:does not|doesn'?t|did not) exist|non[- ]?existent|nonexistent",
+        r"invalid (?:recipient|mailbox|address|user)|bad[-_ ]recipient|bad destination mailbox",
+        r"is not a (?:valid|known) (?:mailbox|user|recipient)|not a valid (?:recipient|user)",
+        r"no (?:mailbox|account|mail box)(?: by that name| here| found| available)",
+        r"mailbox (?:unavailable|invalid|not present|is unavailable|is inactive)",
+        r"(?:requested action not taken: )?mailbox unavailable|recipient rejected",
+        r"address rejected: (?:invalid|unknown|user)|recipnotfound|recipient ?not ?found",
+        r"(?:unknown|no such) (?:address|alias)|account .{0,40}does not exist",
+        r"not our customer|no longer (?:valid|available)|is unavailable|archived recipient",
+        r"address (?:couldn'?t|could not|cannot|can'?t) be found|address not found",
+        r"recipient (?:name )?is not recognized|recipient address rejected: user unknown",
+        r"this address no longer accepts mail|user (?:not|doesn'?t) (?:exist|have)",
+        r"(?:#|\b)5\.1\.1\b|utilisateur inconnu|nessun utente|no existe|unbekannt",
+        r"destination addresses were unknown|the email account that you tried to reach",
+        r"there is no one at this address|not listed in|badrcptto|validrcptto",
+    ),
+    "RFC 3463 X.1.1 bad destination mailbox: cause 1 (wrong or old address)",
+)
+
+FILTERED = Rule(
+    "filtered",
+    REJ,
+    _rx(
+        r"recipient(?:'s)? (?:is only accepting|preferences|refuse)|refuse to receive",
+        r"user reject|rejected due to user rules|blocked by the recipient|this account is protected",
+        r"restricted sms|is not accepting (?:any )?mail|notauthorized|not authorized to (?:send|receive)",
+        r"sender(?:'s)? (?:address )?(?:is )?not (?:on|in) .{0,40}(?:list|allowed)",
+        r"filtered|filter(?:ing)? (?:rule|setting)|受信拒否|指定受信",
+    ),
+    "recipient-side filter refused our domain: cause 2 (e.g. carrier reception setting)",
+)
+
+REQUIRE_PTR = Rule(
+    "requireptr",
+    REJ,
+    _rx(
+        r"\bptr\b|reverse (?:dns|lookup)|rdns|cannot find your hostname|ip name lookup failed",
+        r"cannot resolve your address|unresolvable relay host|mismatches client ip",
+        r"forward dns entry does not point|generic dns|dynamic ip",
+    ),
+    why="our sending IP lacks reverse DNS; the receiver rejects us (ops fix, still a refusal)",
+)
+
+NOT_COMPLIANT = Rule(
+    "notcompliantrfc",
+    OURS,
+    _rx(r"rfc ?5322|rfc ?2822|not rfc compliant|multiple (?:from|to|subject|date) headers"),
+    why="our message violates RFC 5322: fix the generator",
+)
+
+BAD_REPUTATION = Rule(
+    "badreputation",
+    REJ,
+    _rx(r"reputation|user complaints"),
+    why="our IP/domain reputation is too low for the receiver",
+)
+
+CONTENT_ERROR = Rule(
+    "contenterror",
+    OURS,
+    _rx(
+        r"header size exceeds|8-bit data in message header|mime complexity|invalid mime",
+        r"improperly-formatted|unnecessary base64|message header size",
+    ),
+    "RFC 3463 X.6.x media error in our message",
+)
+
+REJECTED = Rule(
+    "rejected",
+    REJ,
+    _rx(
+        r"sender (?:address )?(?:rejected|denied|blacklisted|blocked|verify failed|is spammer)",
+        r"(?:invalid|bogus|unroutable|empty) (?:envelope )?sender|(?:after|in reply to) mail from",
+        r"domain of sender address|sender domain|envelope blocked|administrative prohibition",
+        r"null sender|empty envelope senders|no third-party dsns|batv|backscatter",
+        r"not (?:allowed|authorized|permitted) to post|delivery not authorized",
+        r"access denied|this server does not accept mail from|rejected by .{0,40}policy",
+        r"you are not allowed|(?<!recipient )(?<!ip )address rejected|sender not pre-approved",
+    ),
+    "RFC 3463 X.1.7/X.1.8 our sender address refused: cause 2",
+)
+
+HOST_UNKNOWN = Rule(
+    "hostunknown",
+    BAD,
+    _rx(
+        r"host (?:or domain name )?(?:not found|unknown)|unknown (?:host|domain)",
+        r"domain (?:does not exist|is not reachable|must exist|name not found|not found)",
+        r"no such domain|name or service not known|unroute?able (?:address|mail domain)",
+        r"no (?:mx|dns) record|nxdomain|recipient domain must exist|domain .{0,30}is unknown",
+        r"illegal host/domain|unknown domain name|the account or domain may not exist",
+    ),
+    "RFC 3463 X.1.2 / X.4.4 destination domain unknown: cause 1 (typo in the domain)",
+)
+
+SPAM = Rule(
+    "spamdetected",
+    REJ,
+    _rx(
+        r"\bspam|unsolicited|bulk (?:e-?mail|mail)|junk mail|content filter|greylist",
+        r"message (?:content )?rejected|rejected (?:as|for|due to) .{0,30}(?:content|spam)",
+        r"probable|high probability|message filtered|looks like spam|suspicious",
+    ),
+    why="receiver spam filter refused the message: cause 2 from the patron's view",
+)
+
+SPEEDING = Rule(
+    "speeding",
+    TMP,
+    _rx(r"rate limit|too fast|sending rate|rate of|throttl|try again later.{0,20}rate"),
+    "rate limited: retry slower",
+)
+
+TOO_MANY_CONN = Rule(
+    "toomanyconn",
+    TMP,
+    _rx(
+        r"too many (?:connections|concurrent|smtp sessions|recipients|errors)",
+        r"connection limit|maximum connection|max emails per hour|numerous attempts|trop de connexions",
+    ),
+    "too many connections/recipients: retry later",
+)
+
+BLOCKED = Rule(
+    "blocked",
+    REJ,
+    _rx(
+        r"blocked|blacklisted|block ?list|black ?list|\brbl\b|dnsbl|spamhaus|spamcop|barracuda",
+        r"client host (?:\S+ )?rejected|not (?:currently )?accepting mail from your ip",
+        r"connection (?:refused|dropped|reset|was dropped)|go away|helo command rejected",
+        r"(?:your|sending|the) ip|banned sending ip|abus|listed|not allowed to connect",
+        r"confirm this mail server|please use the smtp server of your isp|refused to talk",
+        r"unwanted messages|access from ip|sc-00\d|you are sending spam|poor email",
+    ),
+    "our sending host refused (RBL, policy at connect): cause 2 / ops",
+)
+
+EXPLICIT: tuple[Rule, ...] = (
+    MAILBOX_FULL,
+    MESG_TOO_BIG,
+    SUSPEND,
+    HAS_MOVED,
+    NO_RELAYING,
+    AUTH_FAILURE,
+    USER_UNKNOWN,
+    FILTERED,
+    REQUIRE_PTR,
+    NOT_COMPLIANT,
+    BAD_REPUTATION,
+    CONTENT_ERROR,
+    REJECTED,
+    HOST_UNKNOWN,
+    SPAM,
+    SPEEDING,
+    TOO_MANY_CONN,
+    BLOCKED,
+)

@@ -1,0 +1,207 @@
+"""Wire-format parsing of bounce mail: bytes -> a ``ParsedMail`` (pure, never raises).
+
+Handles RFC 3464 ``message/delivery-status`` parts, ``text/rfc822-headers`` and
+``message/rfc822`` returned messages, ARF ``message/feedback-report`` and the decoded
+human-readable text of every other part. Free-text (non-MIME) bounces are split into the
+diagnostic text and the returned headers by ``freetext.split_returned``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import html
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.policy import compat32
+
+from services.bounce.classifier.freetext import split_returned
+
+MAX_BYTES = 1 << 20
+"""Only the first MiB of a message is examined; the verdict is in the first few KiB."""
+
+MAX_PARTS = 64
+MAX_TEXT = 256 * 1024
+
+_DSN_TYPES = {"message/delivery-status", "message/global-delivery-status"}
+_RETURNED_TYPES = {"message/rfc822", "message/global", "message/partial"}
+_HEADER_TYPES = {"text/rfc822-headers", "message/global-headers", "message/rfc822-headers"}
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_HTML_BREAK = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li)\s*/?>")
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})\s*:\s?(.*)$")
+
+DsnFields = dict[str, str]
+
+
+@dataclass(slots=True)
+class ParsedMail:
+    """What the classifier needs to know about one message."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = ""
+    report_type: str = ""
+    dsn_message: DsnFields = field(default_factory=dict)
+    dsn_records: list[DsnFields] = field(default_factory=list)
+    text: str = ""
+    returned: str = ""
+    has_returned_part: bool = False
+    feedback: bool = False
+    readable: bool = True
+    message: Message | None = None
+
+
+def normalise(raw: bytes) -> bytes:
+    """Bound the size, turn CRLF / CR-only endings into LF and drop an mbox ``From `` line."""
+    data = raw[:MAX_BYTES]
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if data.startswith(b"From "):
+        _, _, data = data.partition(b"\n")
+    return data.lstrip(b"\n")
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset when Python knows it, else UTF-8, never raising."""
+    name = (charset or "").strip().strip('"').lower()
+    if name in ("", "us-ascii", "ascii", "unknown-8bit", "x-unknown"):
+        name = "utf-8"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        name = "utf-8"
+    if name == "utf-8":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    if name.startswith("iso-2022-jp"):
+        name = "iso2022_jp_ext"
+    return data.decode(name, errors="replace")
+
+
+def parse_fields(text: str) -> list[DsnFields]:
+    """Split ``Name: value`` text into blank-line separated blocks of unfolded fields."""
+    blocks: list[DsnFields] = []
+    current: DsnFields = {}
+    last = ""
+    for line in text.split("\n"):
+        if not line.strip():
+            if current:
+                blocks.append(current)
+            current, last = {}, ""
+            continue
+        if line[0] in " \t" and last:
+            current[last] += " " + line.strip()
+            continue
+        m = _FIELD.match(line)
+        if m is None:
+            last = ""
+            continue
+        last = m.group(1).lower()
+        current.setdefault(last, m.group(2).strip())
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def part_text(part: Message) -> str:
+    """The decoded text of a leaf part (HTML reduced to text)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    text = decode_bytes(payload[:MAX_TEXT], part.get_content_charset())
+    if part.get_content_subtype() == "html":
+        text = html.unescape(_TAG.sub("", _HTML_BREAK.sub("\n", text)))
+    return text
+
+
+def _dsn_blocks(part: Message) -> list[DsnFields]:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        blocks: list[DsnFields] = []
+        for sub in payload:
+            if isinstance(sub, Message):
+                blocks.append({k.lower(): str(v).strip() for k, v in sub.items()})
+        if blocks:
+            return blocks
+    return parse_fields(part_text(part))
+
+
+def _returned_text(part: Message) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        inner = payload[0]
+        return "\n".join(f"{k}: {v}" for k, v in inner.items())
+    return part_text(part)
+
+
+def _absorb_dsn(pm: ParsedMail, blocks: list[DsnFields]) -> None:
+    for block in blocks:
+        if "final-recipient" in block or "original-recipient" in block:
+            pm.dsn_records.append(block)
+        else:
+            for k, v in block.items():
+                pm.dsn_message.setdefault(k, v)
+
+
+def _walk(pm: ParsedMail, part: Message, texts: list[str], budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    ctype = part.get_content_type()
+    if ctype in _DSN_TYPES:
+        _absorb_dsn(pm, _dsn_blocks(part))
+    elif ctype in _RETURNED_TYPES:
+        pm.has_returned_part = True
+        pm.returned += _returned_text(part) + "\n"
+    elif ctype in _HEADER_TYPES:
+        pm.has_returned_part = True
+        pm.returned += part_text(part) + "\n"
+    elif ctype == "message/feedback-report":
+        pm.feedback = True
+        texts.append(part_text(part))
+    elif part.is_multipart():
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            for sub in payload:
+                if isinstance(sub, Message):
+                    _walk(pm, sub, texts, budget)
+    elif part.get_content_maintype() in ("text", "") or ctype == "application/octet-stream":
+        texts.append(part_text(part))
+
+
+def _headers(msg: Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in msg.items():
+        out.setdefault(key.lower(), str(value))
+    return out
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Parse ``raw`` into a ``ParsedMail``; ``readable`` is False when nothing made sense."""
+    data = normalise(raw)
+    pm = ParsedMail()
+    try:
+        msg = email.message_from_bytes(data, policy=compat32)
+        pm.message = msg
+        pm.headers = _headers(msg)
+        pm.content_type = msg.get_content_type()
+        pm.report_type = str(msg.get_param("report-type", "") or "").lower()
+        texts: list[str] = []
+        _walk(pm, msg, texts, [MAX_PARTS])
+        body = "\n".join(texts)
+    except Exception:  # the email package is lenient but not total on hostile input
+        pm.readable = bool(data.strip())
+        body = decode_bytes(data[:MAX_TEXT], "utf-8")
+        pm.headers = {}
+    if not pm.headers and not body.strip():
+        pm.readable = False
+    diag, inline = split_returned(body)
+    pm.text = diag
+    if inline:
+        pm.returned += inline
+    if not pm.dsn_records:
+        _absorb_dsn(pm, [b for b in parse_fields(diag) if "status" in b or "action" in b])
+    return pm

@@ -1,0 +1,1 @@
+"""NATS JetStream: topology as code, connection, publishing and the one consume loop."""

@@ -1,0 +1,42 @@
+"""Connecting to NATS with sane reconnect behaviour and quiet error callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+async def _error_cb(exc: Exception) -> None:
+    log.warning("nats.error", extra={"error": type(exc).__name__, "detail": str(exc)[:200]})
+
+
+async def _disconnected_cb() -> None:
+    log.warning("nats.disconnected")
+
+
+async def _reconnected_cb() -> None:
+    log.info("nats.reconnected")
+
+
+async def connect(settings: CommonSettings, *, name: str) -> Client:
+    """Connect with unbounded reconnects (a service outlives a NATS restart)."""
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    return await nats.connect(
+        servers=servers,
+        name=name,
+        user=settings.nats_user,
+        password=password,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=_error_cb,
+        disconnected_cb=_disconnected_cb,
+        reconnected_cb=_reconnected_cb,
+    )

@@ -1,0 +1,247 @@
+"""The one consume loop every service uses.
+
+Every message fetched gets exactly one explicit outcome:
+
+- the handler returns: **ack** (``ack_sync``, so a crash right after cannot replay a
+  message whose effects were recorded — handlers are idempotent all the same);
+- the handler raises ``Retry``: **nak with delay** (the consumer's schedule, or the delay
+  given), until ``max_deliver`` is reached, then a dead letter;
+- the handler raises ``Reject``, or the payload fails validation: a **dead letter**
+  (``deadletter.<service>.<subject>`` with the original payload and the reason) then
+  **term**;
+- any other exception: logged with its type, then treated as ``Retry`` — a bug or an
+  outage never acks a message silently, and a message that keeps failing ends as a dead
+  letter with the exception named.
+
+On stop the loop finishes the batch in hand and returns; the runtime then drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import BaseModel, ValidationError
+
+from shared.bus.publish import MSG_ID, publish
+from shared.contracts.base import Event
+from shared.contracts.deadletter import DeadLetter
+from shared.contracts.registry import decode
+from shared.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=BaseModel)
+
+
+class Retry(Exception):
+    """Retry this message later (nak with delay)."""
+
+    def __init__(self, reason: str, *, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class Reject(Exception):
+    """Never retry: dead-letter the message with this reason."""
+
+    def __init__(self, reason: str, *, errors: Sequence[str] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    filter_subjects: tuple[str, ...]
+    max_deliver: int = 12
+    ack_wait: float = 60.0
+    batch: int = 32
+    concurrency: int = 1
+    retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    fetch_timeout: float = 1.0
+
+    def delay_for(self, delivered: int) -> float:
+        index = min(max(delivered - 1, 0), len(self.retry_delays) - 1)
+        return self.retry_delays[index]
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subjects=list(self.filter_subjects),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            # The loop dead-letters at max_deliver itself; the server limit is a backstop.
+            max_deliver=self.max_deliver + 2,
+            max_ack_pending=max(self.batch * 4, 256),
+        )
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What a handler may want besides the event: where it came from, how often."""
+
+    subject: str
+    msg_id: str | None
+    num_delivered: int
+    stream_seq: int
+    raw: Msg = field(repr=False)
+
+    async def in_progress(self) -> None:
+        """Extend the ack deadline during long work."""
+        await self.raw.in_progress()
+
+
+Handler = Callable[[E, Delivery], Awaitable[None]]
+Decoder = Callable[[str, bytes], E]
+
+
+def _default_decoder(subject: str, data: bytes) -> Event:
+    return decode(subject, data)
+
+
+def validation_lines(exc: ValidationError) -> list[str]:
+    """One line per error naming the field: ``items.0.due_date: Input should be a valid date``."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        lines.append(f"{where}: {err['msg']}")
+    return lines
+
+
+class Consumer(Generic[E]):
+    """A durable pull consumer bound to one handler."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handler: Handler[E],
+        *,
+        service: str,
+        metrics: Metrics,
+        decoder: Decoder[E] | None = None,
+    ) -> None:
+        self._js = js
+        self._spec = spec
+        self._handler = handler
+        self._service = service
+        self._metrics = metrics
+        self._decoder: Decoder[Any] = decoder or _default_decoder
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pull and handle until ``stop`` is set; the batch in hand is always finished."""
+        await self._js.add_consumer(self._spec.stream, self._spec.config())
+        sub = await self._js.pull_subscribe_bind(self._spec.durable, stream=self._spec.stream)
+        sem = asyncio.Semaphore(self._spec.concurrency)
+        log.info("consumer.started", extra={"consumer": self._spec.durable})
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self._spec.batch, timeout=self._spec.fetch_timeout)
+                except NatsTimeoutError:
+                    continue
+                await asyncio.gather(*(self._bounded(sem, m) for m in msgs))
+        finally:
+            await sub.unsubscribe()
+            log.info("consumer.stopped", extra={"consumer": self._spec.durable})
+
+    async def _bounded(self, sem: asyncio.Semaphore, msg: Msg) -> None:
+        async with sem:
+            await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        """Give one message its outcome. Never raises but for cancellation."""
+        meta = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            msg_id=(msg.headers or {}).get(MSG_ID),
+            num_delivered=meta.num_delivered,
+            stream_seq=meta.sequence.stream,
+            raw=msg,
+        )
+        try:
+            event = self._decoder(msg.subject, msg.data)
+        except ValidationError as exc:
+            await self._dead_letter(
+                msg, delivery, "payload failed validation", validation_lines(exc)
+            )
+            return
+        except (LookupError, ValueError) as exc:
+            await self._dead_letter(msg, delivery, f"undecodable payload: {exc}", [])
+            return
+        try:
+            await self._handler(event, delivery)
+        except Reject as exc:
+            await self._dead_letter(msg, delivery, exc.reason, exc.errors)
+        except Retry as exc:
+            await self._retry(msg, delivery, exc.reason, exc.delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception(
+                "consumer.handler_error",
+                extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+            )
+            await self._retry(msg, delivery, f"{type(exc).__name__}: {exc}"[:500], None)
+        else:
+            await msg.ack_sync()
+            self._count("ack")
+
+    async def _retry(self, msg: Msg, d: Delivery, reason: str, delay: float | None) -> None:
+        if d.num_delivered >= self._spec.max_deliver:
+            await self._dead_letter(
+                msg, d, f"gave up after {d.num_delivered} deliveries: {reason}", []
+            )
+            return
+        wait = delay if delay is not None else self._spec.delay_for(d.num_delivered)
+        await msg.nak(delay=wait)
+        self._count("retry")
+        log.info(
+            "consumer.retry",
+            extra={"consumer": self._spec.durable, "delay": wait, "delivered": d.num_delivered},
+        )
+
+    async def _dead_letter(self, msg: Msg, d: Delivery, reason: str, errors: list[str]) -> None:
+        try:
+            text: str | None = msg.data.decode("utf-8")
+            b64 = None
+        except UnicodeDecodeError:
+            text, b64 = None, base64.b64encode(msg.data).decode("ascii")
+        letter = DeadLetter(
+            event_id=f"dl-{self._spec.stream}-{d.stream_seq}-{self._spec.durable}",
+            occurred_at=datetime.now(UTC),
+            service=self._service,
+            consumer=self._spec.durable,
+            original_subject=msg.subject,
+            original_msg_id=d.msg_id,
+            deliveries=d.num_delivered,
+            reason=reason[:4000],
+            errors=errors,
+            payload_text=text,
+            payload_b64=b64,
+        )
+        # Publish first: if this fails, the message is redelivered rather than lost.
+        await publish(self._js, letter)
+        await msg.term()
+        self._count("dead_letter")
+        log.warning(
+            "consumer.dead_letter",
+            extra={"consumer": self._spec.durable, "subject": msg.subject, "reason": reason[:300]},
+        )
+
+    def _count(self, outcome: str) -> None:
+        self._metrics.consumed.labels(consumer=self._spec.durable, outcome=outcome).inc()

@@ -1,0 +1,1 @@
+"""The runtime every service shares: logging, metrics, health endpoints, lifecycle."""

@@ -1,0 +1,148 @@
+"""One lifecycle for every service: connect, provision, wire, serve, drain.
+
+A service is a *wiring function* ``wire(runtime) -> [coroutines]``: it builds its adapters
+from the runtime, and returns the long-running loops (consumers, pollers). ``run`` starts
+them, serves /healthz, /readyz and /metrics, and on SIGTERM or SIGINT stops pulling, lets
+in-flight work finish within ``shutdown_grace`` seconds, drains NATS and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from shared.bus.connect import connect
+from shared.bus.consume import Consumer, ConsumerSpec, Decoder, Handler
+from shared.bus.provision import provision
+from shared.bus.publish import publish
+from shared.clock import Clock, clock_from_settings
+from shared.contracts.base import Event
+from shared.runtime import logging as jsonlog
+from shared.runtime.http import HealthServer
+from shared.runtime.metrics import Metrics
+from shared.settings import CommonSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=CommonSettings)
+E = TypeVar("E")
+
+
+@dataclass
+class Runtime:
+    """What a wiring function gets: connections, clock, metrics and the stop signal."""
+
+    name: str
+    settings: CommonSettings
+    nc: Client
+    js: JetStreamContext
+    metrics: Metrics
+    clock: Clock
+    stop: asyncio.Event
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _ready_checks: list[Callable[[], bool]] = field(default_factory=list)
+
+    def consumer(
+        self, spec: ConsumerSpec, handler: Handler[Any], decoder: Decoder[Any] | None = None
+    ) -> Coroutine[Any, Any, None]:
+        """A consume loop for ``handler``, to be returned from the wiring function."""
+        consumer: Consumer[Any] = Consumer(
+            self.js, spec, handler, service=self.name, metrics=self.metrics, decoder=decoder
+        )
+        return consumer.run(self.stop)
+
+    async def publish(self, event: Event) -> None:
+        await publish(self.js, event)
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` after the loops have stopped (close pools, log out)."""
+        self._closers.append(closer)
+
+    def ready_when(self, check: Callable[[], bool]) -> None:
+        """Add a readiness condition for /readyz (NATS connected is always one)."""
+        self._ready_checks.append(check)
+
+    def is_ready(self) -> bool:
+        return self.nc.is_connected and all(check() for check in self._ready_checks)
+
+
+Wiring = Callable[[Runtime], Awaitable[Sequence[Coroutine[Any, Any, None]]]]
+
+
+async def run(name: str, settings: CommonSettings, wire: Wiring, stop: asyncio.Event) -> int:
+    """Run one service until ``stop`` is set or a loop fails; returns an exit code."""
+    if settings.uses_dev_secret():
+        log.warning("settings.dev_verp_secret", extra={"hint": "set OTAYORI_VERP_SECRET"})
+    nc = await connect(settings, name=f"otayori-{name}")
+    js = nc.jetstream()
+    await provision(js)
+    metrics = Metrics(name)
+    runtime = Runtime(
+        name=name,
+        settings=settings,
+        nc=nc,
+        js=js,
+        metrics=metrics,
+        clock=clock_from_settings(settings.clock_start, settings.clock_speed),
+        stop=stop,
+    )
+    http = HealthServer(metrics, runtime.is_ready)
+    await http.start(settings.http_host, settings.http_port)
+    loops = [asyncio.create_task(c) for c in await wire(runtime)]
+    metrics.up.set(1)
+    log.info("service.started", extra={"loops": len(loops), "http_port": http.port})
+    code = await _supervise(loops, stop, settings.shutdown_grace)
+    metrics.up.set(0)
+    for closer in reversed(runtime._closers):
+        await closer()
+    with contextlib.suppress(Exception):
+        await nc.drain()
+    await http.close()
+    log.info("service.stopped", extra={"exit_code": code})
+    return code
+
+
+async def _supervise(loops: list[asyncio.Task[None]], stop: asyncio.Event, grace: float) -> int:
+    """Wait for stop or for a loop to end; then give in-flight work ``grace`` seconds."""
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for task in done:
+        if task is not stopper and (task.cancelled() or task.exception() is not None):
+            exc = None if task.cancelled() else task.exception()
+            log.error("service.loop_failed", exc_info=exc)
+            code = 1
+    stop.set()
+    stopper.cancel()
+    pending = [t for t in loops if not t.done()]
+    if pending:
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            log.warning("service.loop_cancelled_after_grace")
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+    return code
+
+
+def main(name: str, settings_cls: type[S], wire: Wiring) -> None:
+    """Entrypoint of ``python -m services.<name>``."""
+    settings = load_settings(settings_cls)
+    jsonlog.configure(name, settings.log_level)
+
+    async def _main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run(name, settings, wire, stop)
+
+    sys.exit(asyncio.run(_main()))
