@@ -38,19 +38,25 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Starts at ``start`` and advances ``speed`` times faster than real time."""
+    """Reads ``start`` at the real instant ``anchor`` and advances ``speed`` times faster.
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
-        if start.tzinfo is None:
-            raise ValueError("start must be timezone-aware")
+    Processes given the same start, speed and anchor agree on the time, so a demo cluster
+    of several services shares one fast clock.
+    """
+
+    def __init__(
+        self, start: datetime, speed: float = 1.0, anchor: datetime | None = None
+    ) -> None:
+        if start.tzinfo is None or (anchor is not None and anchor.tzinfo is None):
+            raise ValueError("start and anchor must be timezone-aware")
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._start = start
         self._speed = speed
-        self._t0 = time.monotonic()
+        self._anchor = (anchor or datetime.now(UTC)).timestamp()
 
     def now(self) -> datetime:
-        elapsed = (time.monotonic() - self._t0) * self._speed
+        elapsed = (time.time() - self._anchor) * self._speed
         return self._start + timedelta(seconds=elapsed)
 
     async def sleep_until(self, when: datetime) -> None:
@@ -84,8 +90,10 @@ class ManualClock:
             await self._moved.wait()
 
 
-def clock_from_settings(start: datetime | None, speed: float) -> Clock:
+def clock_from_settings(
+    start: datetime | None, speed: float, anchor: datetime | None = None
+) -> Clock:
     """The demo/test clock when a start or speed is configured, else the system clock."""
     if start is None and speed == 1.0:
         return SystemClock()
-    return ScaledClock(start or datetime.now(UTC), speed)
+    return ScaledClock(start or datetime.now(UTC), speed, anchor)

@@ -48,6 +48,9 @@ class CommonSettings(BaseSettings):
         None, description="Demo/test only: start the service clock at this aware time."
     )
     clock_speed: float = Field(1.0, gt=0, description="Demo/test only: clock speed multiple.")
+    clock_anchor: datetime | None = Field(
+        None, description="Demo/test only: the real instant at which the clock reads clock_start."
+    )
     shutdown_grace: float = Field(
         25.0, gt=0, description="Seconds SIGTERM waits for in-flight work before closing."
     )
@@ -58,7 +61,7 @@ class CommonSettings(BaseSettings):
         ZoneInfo(value)  # raises for an unknown zone
         return value
 
-    @field_validator("clock_start")
+    @field_validator("clock_start", "clock_anchor")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:

@@ -1,9 +1,99 @@
-"""Command-line sub-commands of this service (registered by ``otayori.cli``)."""
+"""``otayori schedule ...``: plan, fire, pause/resume, close/reopen (see docs/scheduler.md).
+
+Trigger names and output formats are a public interface. Bad input (unknown trigger, bad
+date) is an argparse error (exit 2); a refused action exits 1.
+"""
 
 from __future__ import annotations
 
+import argparse
+from datetime import date, datetime
 from typing import Any
+
+from shared.contracts.schedule import TRIGGER_NAMES
+
+from . import commands
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _at(text: str) -> date | datetime:
+    """A day (YYYY-MM-DD, the trigger's occurrence that day) or a nominal time with offset."""
+    if len(text) == 10:
+        return _date(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or ISO time: {text!r} (e.g. 2026-12-05 or 2026-12-05T09:00+09:00)"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the UTC offset: {text!r} (e.g. +09:00)")
+    return value
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 1 <= days <= 400:
+        raise argparse.ArgumentTypeError("--days must be between 1 and 400")
+    return days
+
+
+def _trigger(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "trigger", choices=TRIGGER_NAMES, metavar="TRIGGER", help=", ".join(TRIGGER_NAMES)
+    )
 
 
 def register(sub: Any) -> None:
     """Add this service's sub-commands to the ``otayori`` parser."""
+    schedule = sub.add_parser("schedule", help="the library calendar: plan, fire, pause, close")
+    cmds = schedule.add_subparsers(dest="schedule_command", required=True, metavar="COMMAND")
+
+    p = cmds.add_parser("plan", help="upcoming occurrences in JST, closures and pauses applied")
+    p.add_argument("--from", dest="start", type=_date, help="first day (default: today, JST)")
+    p.add_argument("--days", type=_days, default=14, help="number of days (default 14)")
+    p.add_argument("--json", action="store_true", help="one JSON object per occurrence per line")
+    p.add_argument("--offline", action="store_true", help="calendar file only, do not ask NATS")
+    p.set_defaults(func=commands.plan)
+
+    p = cmds.add_parser("fire", help="publish one occurrence now (idempotent per occurrence)")
+    _trigger(p)
+    p.add_argument(
+        "--at", type=_at, help="the occurrence: its day or nominal time (default: last due)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="deliberate re-run: a distinct event id with forced=true (also for a suspended day)",
+    )
+    p.set_defaults(func=commands.fire)
+
+    for name, func, text in (
+        ("pause", commands.pause, "stop firing TRIGGER until resumed (shown in plan)"),
+        ("resume", commands.resume, "fire TRIGGER again from its next occurrence"),
+    ):
+        p = cmds.add_parser(name, help=text)
+        _trigger(p)
+        if name == "pause":
+            p.add_argument("--note", default="", help="why (shown to other operators)")
+        p.set_defaults(func=func)
+
+    p = cmds.add_parser("close", help="add a runtime closure (days without processing)")
+    p.add_argument("--from", dest="start", type=_date, required=True)
+    p.add_argument("--to", dest="end", type=_date, required=True)
+    p.add_argument("--reason", required=True, help="e.g. 臨時休館")
+    p.set_defaults(func=commands.close)
+
+    p = cmds.add_parser("reopen", help="remove a runtime closure added with close")
+    p.add_argument("--from", dest="start", type=_date, required=True)
+    p.add_argument("--to", dest="end", type=_date, required=True)
+    p.set_defaults(func=commands.reopen)

@@ -64,5 +64,5 @@ async def provision(js: JetStreamContext) -> list[tuple[str, str, str]]:
     for bucket in BUCKETS:
         rows.append(("bucket", bucket.name, await ensure_bucket(js, bucket)))
     for kind, name, action in rows:
-        log.info("provision", extra={"kind": kind, "name": name, "action": action})
+        log.info("provision", extra={"kind": kind, "resource": name, "action": action})
     return rows

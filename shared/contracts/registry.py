@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from shared.contracts.base import Event
 from shared.contracts.bounce import (
     BounceClassified,
+    BounceDigest,
     PatronFlagged,
     PatronFlagUpdated,
 )
@@ -144,6 +145,13 @@ CHANNELS: tuple[Channel, ...] = (
         "bounce",
         ("ops",),
         "A failed recipient with its category; last token is the category.",
+    ),
+    Channel(
+        BounceDigest.SUBJECT,
+        BounceDigest,
+        "bounce",
+        ("mailer",),
+        "The weekly staff digest of the bounce queue, for the mailer to send.",
     ),
     Channel(
         PatronFlagged.SUBJECT,

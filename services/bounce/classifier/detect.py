@@ -84,6 +84,15 @@ def is_auto_submitted_reply(pm: ParsedMail) -> bool:
     return auto.startswith("auto-replied")
 
 
+def is_complaint(pm: ParsedMail) -> bool:
+    """ARF (RFC 5965) feedback report, or a Microsoft JMRP complaint in its older format."""
+    if pm.feedback or pm.report_type == "feedback-report":
+        return True
+    if "x-hmxmroriginalrecipient" in pm.headers:
+        return True
+    return header(pm, "subject").lower().lstrip().startswith("complaint about message from")
+
+
 def is_success_report(pm: ParsedMail) -> bool:
     """A DSN whose every recipient was delivered/relayed/expanded (RFC 3464 2.x.x)."""
     if not pm.dsn_records:
@@ -126,7 +135,7 @@ def verp_token(pm: ParsedMail) -> str:
         m = _VERP.search(pm.headers.get(key, ""))
         if m:
             return m.group(1)
-    m = _VERP.search(pm.returned) or _VERP.search(pm.text[:65536])
+    m = _VERP.search(pm.returned, 0, 65536) or _VERP.search(pm.text, 0, 65536)
     return m.group(1) if m else ""
 
 

@@ -31,6 +31,7 @@ _ORIGINAL_MARKERS = re.compile(
     r"|content-type: message/rfc822"
     r")"
 )
+_MARKER_SCAN = 64 * 1024
 ADDRESS = re.compile(
     r"(?<![\w.+=-])([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
 )
@@ -65,7 +66,7 @@ def _header_run_start(lines: list[str], start: int) -> int:
 
 def split_returned(body: str) -> tuple[str, str]:
     """Split a free-text body into (diagnostic text, inline returned headers)."""
-    marker = _ORIGINAL_MARKERS.search(body)
+    marker = _ORIGINAL_MARKERS.search(body, 0, _MARKER_SCAN)
     cut = marker.start() if marker else len(body)
     lines = body[cut:].split("\n") if marker else body.split("\n")
     start = _header_run_start(lines, 1 if marker else 0)

@@ -54,8 +54,10 @@ NETWORK_ERROR = Rule(
     "networkerror",
     TMP,
     _rx(
-        r"no route to host|host (?:is )?unreachable|name server|lookup fail|dns (?:failure|error)",
+        r"no route to host|host (?:is )?unreachable|name server (?:reply|failure|timeout)",
+        r"lookup fail|dns (?:failure|error)",
         r"could not connect|unable to resolve route|host not found, try again|network",
+        r"not reachable",
     ),
     "network/DNS trouble reaching the destination: retry",
 )
@@ -85,6 +87,7 @@ EXPIRED = Rule(
         r"could not be delivered (?:within|for more than)|not (?:been )?delivered within",
         r"delivery attempts will continue|failing for a long time|did not respond|not responding",
         r"unable to deliver message after|queue period|will be retried",
+        r"did not accept our requests to connect|message expired",
     ),
     "RFC 3463 X.4.7 delivery time expired: retry / count as soft",
 )
@@ -120,7 +123,10 @@ MAILER_ERROR = Rule(
 SYNTAX = Rule(
     "syntaxerror",
     OURS,
-    _rx(r"syntax error|command unrecognized|bad sequence of commands|command not implemented"),
+    _rx(
+        r"syntax error|command unrecognized|(?:bad|improper) sequence of commands",
+        r"(?:command|parameter) not implemented|malformed (?:recipient )?address",
+    ),
     "RFC 5321 500-504 command syntax: our MTA problem",
 )
 

@@ -21,6 +21,7 @@ from services.bounce.classifier.wire import DsnFields, ParsedMail, parse
 
 _EXPANDED = re.compile(r"(?i)\(expanded from:? <?([^>\s)]+@[^>\s)]+)>?\)")
 _DIAG_LIMIT = 600
+_CONTEXT_LIMIT = 2000
 
 
 def _flufl_recipients(msg: Message | None) -> list[str]:
@@ -44,9 +45,16 @@ def _own_addresses(pm: ParsedMail) -> set[str]:
 
 
 def _free_text_recipients(pm: ParsedMail) -> list[str]:
+    """Failed recipients of a non-DSN bounce.
+
+    flufl.bounce's per-MTA detectors decide which addresses failed; the addresses our own
+    scan finds in the diagnostic text fill in when flufl recognises nothing.
+    """
     own = _own_addresses(pm)
-    found = [a for a in _flufl_recipients(pm.message) if a not in own]
     in_text = candidate_recipients(pm.text, own)
+    if len(in_text) == 1:
+        return in_text
+    found = [a for a in _flufl_recipients(pm.message) if a not in own]
     if found:
         ordered = [a for a in in_text if a in found]
         return ordered + [a for a in found if a not in ordered]
@@ -58,7 +66,7 @@ def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str]) -> Fac
     diag = detect.strip_type(rec.get("diagnostic-code", ""))[:_DIAG_LIMIT]
     para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
     if not para and len(others) <= 1 and not diag:
-        para = pm.text[:4000]
+        para = pm.text[:_CONTEXT_LIMIT]
     status = detect.find_status(rec.get("status", ""), diag)
     return Facts(
         recipient=rcpt,
@@ -75,12 +83,12 @@ def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str]) -> Fac
 
 def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str]) -> Facts:
     para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
-    primary = para or pm.text[:4000]
+    primary = para or pm.text[:_CONTEXT_LIMIT]
     return Facts(
         recipient=rcpt,
         status=detect.find_status(primary),
-        diagnostic=primary[:_DIAG_LIMIT * 4],
-        context=pm.text[:8000] if para else "",
+        diagnostic=primary[: _DIAG_LIMIT * 4],
+        context=pm.text[:_CONTEXT_LIMIT] if para else "",
         command=detect.smtp_command(primary),
         remote_mta="",
         action="",
@@ -99,15 +107,19 @@ def _spasign_ng(pm: ParsedMail) -> bool:
     return pm.headers.get("x-spasign", "").strip().upper().startswith("NG")
 
 
+def _same(a: str, b: str) -> bool:
+    return a.replace('"', "").strip("<>") == b.replace('"', "").strip("<>")
+
+
 def _trail(rec: DsnFields | None, facts: Facts) -> str:
     """An earlier address in the delivery chain that differs from the failing one."""
     if rec is not None:
         for key in ("x-actual-recipient", "original-recipient"):
             addr = detect.strip_type(rec.get(key, "")).lower()
-            if "@" in addr and facts.recipient and addr != facts.recipient:
+            if "@" in addr and facts.recipient and _same(addr, facts.recipient) is False:
                 return addr
     m = _EXPANDED.search(f"{facts.diagnostic}\n{facts.context}")
-    if m and m.group(1).lower() != facts.recipient:
+    if m and not _same(m.group(1).lower(), facts.recipient):
         return m.group(1).lower()
     return ""
 
@@ -123,9 +135,9 @@ def _sent_to(sent: SentMailLookup | None, keys: tuple[str, str]) -> str:
     return ""
 
 
-def _result(facts: Facts, verdict: Verdict, trail: str, sent_to: str, ids: tuple[str, str]) -> (
-    RecipientResult
-):
+def _result(
+    facts: Facts, verdict: Verdict, trail: str, sent_to: str, ids: tuple[str, str]
+) -> RecipientResult:
     category = verdict.category
     underlying = ""
     forwarded = trail or (sent_to and facts.recipient and sent_to != facts.recipient)
@@ -148,8 +160,9 @@ def _result(facts: Facts, verdict: Verdict, trail: str, sent_to: str, ids: tuple
     return RecipientResult(facts.recipient, category, facts.status, verdict.why, evidence)
 
 
-def _bounce_recipients(pm: ParsedMail, sent: SentMailLookup | None) -> list[RecipientResult]:
-    ids = (detect.original_message_id(pm), detect.verp_token(pm))
+def _bounce_recipients(
+    pm: ParsedMail, sent: SentMailLookup | None, ids: tuple[str, str]
+) -> list[RecipientResult]:
     sent_to = _sent_to(sent, (ids[1], ids[0]))
     out: list[RecipientResult] = []
     if pm.dsn_records:
@@ -168,13 +181,28 @@ def _bounce_recipients(pm: ParsedMail, sent: SentMailLookup | None) -> list[Reci
     return out
 
 
-def _not_bounce(pm: ParsedMail, detector: str, **flags: bool) -> Classification:
+def _not_bounce(
+    pm: ParsedMail, detector: str, *, complaint: bool = False, auto_reply: bool = False
+) -> Classification:
     return Classification(
         is_bounce=False,
+        is_complaint=complaint,
+        is_auto_reply=auto_reply,
         original_message_id=detect.original_message_id(pm),
         verp_token=detect.verp_token(pm),
         detector=detector,
-        **flags,
+    )
+
+
+def _bounce(pm: ParsedMail, sent: SentMailLookup | None) -> Classification:
+    ids = (detect.original_message_id(pm), detect.verp_token(pm))
+    results = tuple(_bounce_recipients(pm, sent, ids))
+    return Classification(
+        is_bounce=bool(results),
+        recipients=results,
+        original_message_id=ids[0],
+        verp_token=ids[1],
+        detector="rfc3464" if pm.dsn_records else "free-text",
     )
 
 
@@ -182,22 +210,15 @@ def classify_parsed(pm: ParsedMail, sent: SentMailLookup | None = None) -> Class
     """Classify an already parsed message."""
     if not pm.readable:
         return Classification(is_bounce=False, readable=False, detector="unreadable")
-    if pm.feedback or pm.report_type == "feedback-report":
-        return _not_bounce(pm, "arf-feedback", is_complaint=True)
+    if detect.is_complaint(pm):
+        return _not_bounce(pm, "arf-feedback", complaint=True)
     if detect.is_success_report(pm):
         return _not_bounce(pm, "dsn-success")
     if detect.is_auto_submitted_reply(pm):
-        return _not_bounce(pm, "rfc3834-auto-reply", is_auto_reply=True)
+        return _not_bounce(pm, "rfc3834-auto-reply", auto_reply=True)
     if not pm.dsn_records and not detect.looks_like_bounce(pm):
         return _not_bounce(pm, "no-bounce-signal")
-    results = tuple(_bounce_recipients(pm, sent))
-    return Classification(
-        is_bounce=bool(results),
-        recipients=results,
-        original_message_id=detect.original_message_id(pm),
-        verp_token=detect.verp_token(pm),
-        detector="rfc3464" if pm.dsn_records else "free-text",
-    )
+    return _bounce(pm, sent)
 
 
 def classify(raw: bytes, *, sent: SentMailLookup | None = None) -> Classification:

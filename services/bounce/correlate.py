@@ -1,0 +1,112 @@
+"""Which patrons a failed recipient concerns: VERP token > Message-ID > address.
+
+A VERP token is trusted only when its HMAC verifies; a forged one is ignored (and said so
+in the evidence) and the next method is tried. The lookups are a protocol, so the order is
+table-tested with in-memory fakes and wired to JetStream KV in the service.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared.contracts.staff import Correlation, VerpCheck
+from shared.mailrecord import MailRecord, mail_id_from_message_id
+from shared.verp import VerpError, find_token, verify_token
+
+_OUR_MSGID = re.compile(r"otayori\.[0-9a-f]{32}@", re.IGNORECASE)
+_SCAN_LIMIT = 512 * 1024
+
+
+class Lookups(Protocol):
+    """Read access to the mail ledger and the address index."""
+
+    async def mail(self, mail_id: str) -> MailRecord | None: ...
+
+    async def patrons_for(self, address: str) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Correlated:
+    method: Correlation
+    patron_ids: tuple[str, ...] = ()
+    record: MailRecord | None = None
+    verp: VerpCheck = "absent"
+
+
+@dataclass(frozen=True, slots=True)
+class MailIds:
+    """Mail ids named in a bounce: the verified VERP one and those of our Message-IDs."""
+
+    verp: str | None = None
+    forged_token: bool = False
+    by_message_id: tuple[str, ...] = field(default=())
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*([self.verp] if self.verp else []), *self.by_message_id]))
+
+
+def verp_mail_id(key: bytes, token: str) -> tuple[str | None, VerpCheck]:
+    if not token:
+        return None, "absent"
+    try:
+        return verify_token(key, token), "verified"
+    except VerpError:
+        return None, "forged"
+
+
+def mail_ids_in(raw: bytes, key: bytes) -> MailIds:
+    """Scan a bounce (bounded) for a VERP token and our Message-IDs, before classifying."""
+    text = raw[:_SCAN_LIMIT].decode("latin-1")
+    verp, check = verp_mail_id(key, find_token(text) or "")
+    found = (mail_id_from_message_id(m.group(0)) for m in _OUR_MSGID.finditer(text))
+    return MailIds(verp, check == "forged", tuple(dict.fromkeys(i for i in found if i)))
+
+
+class SentLookup:
+    """The classifier's ``sent`` callback: a Message-ID or VERP token -> address mailed."""
+
+    def __init__(self, key: bytes, records: Mapping[str, MailRecord]) -> None:
+        self._key = key
+        self._records = records
+
+    def __call__(self, key: str, /) -> str | None:
+        mail_id = mail_id_from_message_id(key) if "@" in key else verp_mail_id(self._key, key)[0]
+        record = self._records.get(mail_id) if mail_id else None
+        return record.recipient if record else None
+
+
+async def prefetch(lookups: Lookups, mail_ids: Iterable[str]) -> dict[str, MailRecord]:
+    found: dict[str, MailRecord] = {}
+    for mail_id in mail_ids:
+        record = await lookups.mail(mail_id)
+        if record is not None:
+            found[mail_id] = record
+    return found
+
+
+def _patrons(record: MailRecord) -> tuple[str, ...]:
+    return (record.patron_id,) if record.patron_id else ()
+
+
+async def correlate(
+    lookups: Lookups, key: bytes, recipient: str, token: str, message_id: str
+) -> Correlated:
+    """Find the patrons of one failed recipient, trying the methods in order."""
+    mail_id, verp = verp_mail_id(key, token)
+    if mail_id is not None:
+        record = await lookups.mail(mail_id)
+        if record is not None and record.patron_id:
+            return Correlated("verp", _patrons(record), record, verp)
+    by_msgid = mail_id_from_message_id(message_id) if message_id else None
+    if by_msgid is not None:
+        record = await lookups.mail(by_msgid)
+        if record is not None and record.patron_id:
+            return Correlated("message_id", _patrons(record), record, verp)
+    if recipient:
+        patrons = await lookups.patrons_for(recipient)
+        if patrons:
+            return Correlated("address", tuple(sorted(set(patrons))), None, verp)
+    return Correlated("none", (), None, verp)

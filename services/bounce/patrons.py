@@ -1,0 +1,108 @@
+"""ILS events: keep the address -> patrons index; an email change resolves the flag.
+
+Every ILS event that carries an address adds the patron to that address's entry in
+``bounce_addresses`` (families share addresses). ``ils.patron.email_changed`` moves the
+patron to the new address, resolves their open flag with a Japanese note and lifts the
+old address's suppression unless another patron's flag still holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from services.bounce.processor import Publish
+from services.bounce.queue import EMAIL_CHANGED_NOTE, resolve_for_email_change
+from services.bounce.stores import AddressPatrons, Stores, patron_key
+from services.bounce.suppress import lift
+from shared.bus.consume import Delivery
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.bounce import PatronFlagUpdated
+from shared.contracts.ils import PatronEmailChanged
+from shared.contracts.staff import QueueEntry
+from shared.mailrecord import address_key
+
+log = logging.getLogger(__name__)
+
+ILS_SUBJECTS = (
+    "ils.loan.online_issued",
+    "ils.hold.ready",
+    "ils.hold.cancelled",
+    "ils.loan.overdue",
+    "ils.patron.loan_suspended",
+    "ils.patron.email_changed",
+)
+
+
+class PatronEvents:
+    def __init__(self, stores: Stores, publish: Publish, clock: Clock) -> None:
+        self._stores = stores
+        self._publish = publish
+        self._clock = clock
+
+    async def handle(self, event: Event, delivery: Delivery) -> None:
+        """Consumer handler for the ILS subjects above."""
+        if isinstance(event, PatronEmailChanged):
+            await self.email_changed(event)
+            return
+        email = getattr(event, "email", "")
+        patron_id = getattr(event, "patron_id", "")
+        if isinstance(email, str) and email.strip() and patron_id:
+            await self.index_add(email, str(patron_id))
+
+    async def index_add(self, address: str, patron_id: str) -> None:
+        now = self._clock.now()
+
+        def change(current: AddressPatrons | None) -> AddressPatrons | None:
+            if current is None:
+                return AddressPatrons(patron_ids=[patron_id], updated_at=now)
+            if patron_id in current.patron_ids:
+                return None
+            ids = sorted({*current.patron_ids, patron_id})
+            return current.model_copy(update={"patron_ids": ids, "updated_at": now})
+
+        await self._stores.addresses.update(address_key(address), change)
+
+    async def index_remove(self, address: str, patron_id: str) -> None:
+        now = self._clock.now()
+
+        def change(current: AddressPatrons | None) -> AddressPatrons | None:
+            if current is None or patron_id not in current.patron_ids:
+                return None
+            ids = [p for p in current.patron_ids if p != patron_id]
+            return current.model_copy(update={"patron_ids": ids, "updated_at": now})
+
+        await self._stores.addresses.update(address_key(address), change)
+
+    async def email_changed(self, event: PatronEmailChanged) -> None:
+        patron_id = event.patron_id
+        if event.old_email and event.old_email.strip():
+            await self.index_remove(event.old_email, patron_id)
+        if event.new_email.strip():
+            await self.index_add(event.new_email, patron_id)
+        held: set[str] = set()
+        now = self._clock.now()
+
+        def change(current: QueueEntry | None) -> QueueEntry | None:
+            held.update(current.address_keys if current else ())
+            return resolve_for_email_change(current, now)
+
+        entry = await self._stores.queue.update(patron_key(patron_id), change)
+        if event.old_email and event.old_email.strip():
+            held.add(address_key(event.old_email))
+        for key in sorted(held):
+            await lift(self._stores, key, patron_id)
+        if entry is not None and entry.status == "resolved" and entry.notes:
+            last = entry.notes[-1]
+            if last.by == "system" and last.text == EMAIL_CHANGED_NOTE:
+                log.info("bounce.flag_resolved_by_email_change", extra={"patron_id": patron_id})
+                await self._publish(
+                    PatronFlagUpdated(
+                        event_id=f"flag-updated-{patron_key(patron_id)}-{event.event_id}",
+                        occurred_at=now,
+                        patron_id=patron_id,
+                        status="resolved",
+                        note=EMAIL_CHANGED_NOTE,
+                        by="system",
+                    )
+                )

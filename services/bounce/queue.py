@@ -1,0 +1,163 @@
+"""The staff bounce queue's rules (pure): when a bounce flags a patron, staff transitions.
+
+Hard causes (bad address, domain rejection, forwarding failure) flag at once. Soft causes
+(mailbox full, transient, unknown) flag when they repeat: ``threshold`` bounces within
+``window``; older ones decay. ``sender_side`` and ``not_a_bounce`` never flag a patron.
+Applying the same bounce twice (same ``bounce_id``) changes nothing: redelivery is safe.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from services.bounce.errors import InvalidTransition, NotInQueue
+from shared.contracts.bounce import BounceCategory
+from shared.contracts.staff import FlagNote, QueueEntry, QueueEvidence, SoftHit
+
+HARD: frozenset[BounceCategory] = frozenset(
+    {"bad_address", "domain_rejection", "forwarding_failure"}
+)
+SOFT: frozenset[BounceCategory] = frozenset({"mailbox_full", "transient", "unknown"})
+NEVER_FLAGS: frozenset[BounceCategory] = frozenset({"sender_side", "not_a_bounce"})
+IN_QUEUE = ("open", "contacted")
+
+EMAIL_CHANGED_NOTE = "登録メールアドレスが変更されたため、自動的に解決済みにしました。"
+REOPENED_NOTE = "連絡後に再びメールが届きませんでした。再度の連絡が必要です。"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    soft_threshold: int = 3
+    soft_window: timedelta = timedelta(days=7)
+    evidence_limit: int = 20
+    ids_limit: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one bounce did to a patron's entry.
+
+    ``entry`` is the value to store (``None``: nothing to write). ``flagged`` is true when
+    this bounce put the patron into the queue (also when re-applied: events are re-sent
+    with the same id and de-duplicated by the stream).
+    """
+
+    entry: QueueEntry | None
+    flagged: bool
+    duplicate: bool = False
+
+
+def flags_patrons(category: BounceCategory) -> bool:
+    return category not in NEVER_FLAGS
+
+
+def _decayed(hits: list[SoftHit], now: datetime, window: timedelta) -> list[SoftHit]:
+    return [h for h in hits if now - h.at <= window]
+
+
+def _soft_category(hits: list[SoftHit]) -> BounceCategory:
+    """The most frequent soft category; ties go to the most recent."""
+    counts = Counter(h.category for h in hits)
+    best = max(counts.values())
+    for hit in reversed(hits):
+        if counts[hit.category] == best:
+            return hit.category
+    return hits[-1].category
+
+
+def _blank(patron_id: str, now: datetime) -> QueueEntry:
+    return QueueEntry(patron_id=patron_id, first_seen=now, last_seen=now, updated_at=now)
+
+
+def apply_bounce(
+    entry: QueueEntry | None,
+    patron_id: str,
+    ev: QueueEvidence,
+    policy: Policy,
+    now: datetime,
+) -> Applied:
+    """Record one bounce for one patron and decide whether it flags them."""
+    if not flags_patrons(ev.category):
+        return Applied(None, False)
+    if entry is not None and ev.bounce_id in entry.bounce_ids:
+        return Applied(None, entry.flagged_by == ev.bounce_id, duplicate=True)
+    base = entry or _blank(patron_id, ev.received_at)
+    soft = _decayed(list(base.soft_recent), now, policy.soft_window)
+    if ev.category in SOFT:
+        soft.append(SoftHit(bounce_id=ev.bounce_id, category=ev.category, at=ev.received_at))
+    hard = ev.category in HARD
+    flaggable = hard or (ev.category in SOFT and len(soft) >= policy.soft_threshold)
+    counts = dict(base.counts)
+    counts[ev.category] = counts.get(ev.category, 0) + 1
+    update: dict[str, object] = {
+        "counts": counts,
+        "last_seen": max(base.last_seen, ev.received_at),
+        "evidence": [*base.evidence, ev][-policy.evidence_limit :],
+        "soft_recent": soft,
+        "bounce_ids": [*base.bounce_ids, ev.bounce_id][-policy.ids_limit :],
+        "updated_at": now,
+    }
+    flagged = False
+    if base.status == "open":
+        update["bounce_count"] = base.bounce_count + 1
+        if hard and base.category not in HARD:
+            update["category"] = ev.category
+    elif flaggable:
+        flagged = True
+        category = ev.category if hard else _soft_category(soft)
+        reopened = base.status == "contacted"
+        notes = list(base.notes)
+        if reopened:
+            notes.append(FlagNote(at=now, by="system", status="open", text=REOPENED_NOTE))
+        update |= {
+            "status": "open",
+            "category": category,
+            "bounce_count": (base.bounce_count + 1) if reopened else (1 if hard else len(soft)),
+            "flagged_at": base.flagged_at if reopened else now,
+            "flagged_by": ev.bounce_id,
+            "notes": notes,
+        }
+    return Applied(base.model_copy(update=update), flagged)
+
+
+def add_suppressed(entry: QueueEntry, key: str) -> QueueEntry:
+    if key in entry.address_keys:
+        return entry
+    return entry.model_copy(update={"address_keys": [*entry.address_keys, key]})
+
+
+StaffStatus = Literal["contacted", "resolved"]
+
+
+def mark(entry: QueueEntry | None, patron_id: str, wanted: StaffStatus, note: str, by: str,
+         now: datetime) -> QueueEntry:  # fmt: skip
+    """Staff mark a flag contacted (again) or resolved; raises on a wrong state."""
+    if entry is None or entry.status is None:
+        raise NotInQueue(patron_id)
+    if entry.status not in IN_QUEUE:
+        raise InvalidTransition(patron_id, entry.status, wanted)
+    return _with_status(entry, wanted, FlagNote(at=now, by=by, status=wanted, text=note), now)
+
+
+def resolve_for_email_change(entry: QueueEntry | None, now: datetime) -> QueueEntry | None:
+    """An email change resolves the open flag (``None``: nothing to resolve)."""
+    if entry is None or entry.status not in IN_QUEUE:
+        return None
+    note = FlagNote(at=now, by="system", status="resolved", text=EMAIL_CHANGED_NOTE)
+    return _with_status(entry, "resolved", note, now)
+
+
+def _with_status(
+    entry: QueueEntry, status: StaffStatus, note: FlagNote, now: datetime
+) -> QueueEntry:
+    update: dict[str, object] = {
+        "status": status,
+        "notes": [*entry.notes, note],
+        "updated_at": now,
+    }
+    if status == "resolved":
+        update |= {"soft_recent": [], "address_keys": []}
+    return entry.model_copy(update=update)

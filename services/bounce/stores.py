@@ -1,0 +1,140 @@
+"""JetStream KV adapters: the ledger (read), address index, queue, suppressions, seen ids.
+
+Every write is a compare-and-set (``create`` for a new key, ``update(last=rev)`` else) in
+a bounded retry loop, so concurrent writers never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.bounce.errors import ConflictError
+from shared.contracts.staff import QueueEntry
+from shared.mailrecord import MailRecord, Suppression, address_key
+
+M = TypeVar("M", bound=BaseModel)
+_ATTEMPTS = 20
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def patron_key(patron_id: str) -> str:
+    """KV-safe, reversible key for a patron id (``:``, ``.`` and ``=`` are escaped)."""
+    return "".join(c if c in _SAFE else f"={ord(c):02X}" for c in patron_id)
+
+
+class AddressPatrons(BaseModel):
+    """Value of ``bounce_addresses[address_key(addr)]``: every patron using the address."""
+
+    model_config = ConfigDict(extra="forbid")
+    patron_ids: list[str] = Field(default_factory=list)
+    updated_at: datetime
+
+
+class SeenBounce(BaseModel):
+    """Value of ``bounce_seen[bounce_id]``: the bounce was fully handled."""
+
+    model_config = ConfigDict(extra="forbid")
+    disposition: Literal["processed", "quarantine"]
+    at: datetime
+    recipients: int = 0
+
+
+class Bucket(Generic[M]):
+    """Typed JSON values in one KV bucket with CAS updates."""
+
+    def __init__(self, kv: KeyValue, model: type[M], name: str) -> None:
+        self._kv = kv
+        self._model = model
+        self.name = name
+
+    async def get(self, key: str) -> tuple[M | None, int]:
+        """The value and its revision (``None, 0`` when absent or deleted)."""
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None, 0
+        if not entry.value:
+            return None, entry.revision or 0
+        return self._model.model_validate_json(entry.value), entry.revision or 0
+
+    async def put(self, key: str, value: M) -> None:
+        await self._kv.put(key, value.model_dump_json().encode())
+
+    async def update(self, key: str, change: Callable[[M | None], M | None]) -> M | None:
+        """Apply ``change`` to the current value with compare-and-set; ``None`` = no write."""
+        for _ in range(_ATTEMPTS):
+            current, rev = await self.get(key)
+            new = change(current)
+            if new is None:
+                return current
+            data = new.model_dump_json().encode()
+            try:
+                if rev == 0:
+                    await self._kv.create(key, data)
+                else:
+                    await self._kv.update(key, data, last=rev)
+            except KeyWrongLastSequenceError:
+                continue
+            return new
+        raise ConflictError(self.name, key)
+
+    async def delete(self, key: str) -> None:
+        await self._kv.delete(key)
+
+    async def keys(self) -> list[str]:
+        try:
+            return list(await self._kv.keys())
+        except NoKeysError:
+            return []
+
+    async def values(self) -> list[M]:
+        found: list[M] = []
+        for key in await self.keys():
+            value, _ = await self.get(key)
+            if value is not None:
+                found.append(value)
+        return found
+
+
+class Stores:
+    """All the buckets the bounce service reads and writes."""
+
+    def __init__(
+        self,
+        ledger: Bucket[MailRecord],
+        addresses: Bucket[AddressPatrons],
+        queue: Bucket[QueueEntry],
+        suppressions: Bucket[Suppression],
+        seen: Bucket[SeenBounce],
+    ) -> None:
+        self.ledger = ledger
+        self.addresses = addresses
+        self.queue = queue
+        self.suppressions = suppressions
+        self.seen = seen
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> Stores:
+        return cls(
+            Bucket(await js.key_value("mail_ledger"), MailRecord, "mail_ledger"),
+            Bucket(await js.key_value("bounce_addresses"), AddressPatrons, "bounce_addresses"),
+            Bucket(await js.key_value("bounce_queue"), QueueEntry, "bounce_queue"),
+            Bucket(await js.key_value("suppressions"), Suppression, "suppressions"),
+            Bucket(await js.key_value("bounce_seen"), SeenBounce, "bounce_seen"),
+        )
+
+    # -- Lookups protocol (correlation) ------------------------------------------------
+    async def mail(self, mail_id: str) -> MailRecord | None:
+        record, _ = await self.ledger.get(mail_id)
+        return record
+
+    async def patrons_for(self, address: str) -> list[str]:
+        value, _ = await self.addresses.get(address_key(address))
+        return list(value.patron_ids) if value else []

@@ -1,0 +1,45 @@
+"""Suppressing a bad address for the mailer, and lifting it (email change, staff)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.bounce.stores import Stores
+from shared.mailrecord import Suppression
+
+REASON = "bounce: bad_address (宛先アドレスの誤り・不使用)"
+
+
+async def suppress(stores: Stores, akey: str, patron_id: str, category: str, now: datetime) -> None:
+    """Add ``patron_id`` to the suppression of the address ``akey`` (created if absent)."""
+
+    def change(current: Suppression | None) -> Suppression | None:
+        if current is None:
+            return Suppression(reason=REASON, category=category, since=now, patron_ids=[patron_id])
+        if patron_id in current.patron_ids:
+            return None
+        return current.model_copy(update={"patron_ids": [*current.patron_ids, patron_id]})
+
+    await stores.suppressions.update(akey, change)
+
+
+async def lift(stores: Stores, akey: str, patron_id: str) -> bool:
+    """Release ``patron_id``'s hold on the suppression; delete it when nobody holds it.
+
+    Returns True when the address may be mailed again.
+    """
+    remaining: list[str] = []
+
+    def change(current: Suppression | None) -> Suppression | None:
+        remaining.clear()
+        if current is None or patron_id not in current.patron_ids:
+            remaining.extend(current.patron_ids if current else [])
+            return None
+        remaining.extend(p for p in current.patron_ids if p != patron_id)
+        return current.model_copy(update={"patron_ids": remaining.copy()})
+
+    current = await stores.suppressions.update(akey, change)
+    if current is not None and not remaining:
+        await stores.suppressions.delete(akey)
+        return True
+    return current is None

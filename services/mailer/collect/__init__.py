@@ -1,0 +1,1 @@
+"""Collecting adapters: ILS events and triggers into pending items and mail work items."""

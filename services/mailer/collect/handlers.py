@@ -1,0 +1,203 @@
+"""Consumer handlers of the collecting side: ILS events, triggers, the bounce digest.
+
+- Events mailed in a run (online loan, hold ready, overdue) are added to the patron's
+  ``mail_pending`` entry; the run's trigger fans the entries out into work items.
+- Events mailed promptly (hold cancelled, loan suspended, bounce digest) become a work
+  item at once.
+Each handler is idempotent: a redelivered event or a re-fired trigger produces the same
+work items (same ids), which the MAIL stream and the ledger de-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from services.mailer.collect.store import PendingStore, Stored
+from services.mailer.plan import grouping, keys
+from services.mailer.plan.grouping import Eligible
+from services.mailer.plan.model import MailWork, PendingEntry
+from services.mailer.plan.work import make_work, prompt_work
+from shared.bus.consume import Delivery, Reject
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.bounce import BounceDigest
+from shared.contracts.ils import (
+    HoldCancelled,
+    HoldReady,
+    LoanOnlineIssued,
+    LoanOverdue,
+    LoanReturned,
+    PatronLoanSuspended,
+)
+from shared.contracts.mail import MailKind
+from shared.contracts.schedule import BatchWindow, TriggerFired
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], Awaitable[None]]
+FANOUT_CONCURRENCY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run of a trigger: which entries, which events, which mail."""
+
+    kind: MailKind
+    run_id: str
+    trigger: TriggerFired
+    eligible: Eligible
+    useless: Eligible
+    batch: BatchWindow | None = None
+
+
+class Collector:
+    def __init__(
+        self,
+        *,
+        store: PendingStore,
+        publish: Publish,
+        clock: Clock,
+        staff_address: str,
+        on_work: Callable[[MailKind], None] = lambda kind: None,
+    ) -> None:
+        self._store = store
+        self._publish = publish
+        self._clock = clock
+        self._staff = staff_address
+        self._on_work = on_work
+
+    # -- ILS events ------------------------------------------------------------------------
+
+    async def on_ils(self, event: Event, delivery: Delivery) -> None:
+        if isinstance(event, LoanOnlineIssued):
+            await self._collect_online_loan(event)
+        elif isinstance(event, HoldReady):
+            key = keys.hold_ready_pending_key(event.patron_id)
+            await self._store.add(key, "hold_ready", event.patron_id, event)
+        elif isinstance(event, LoanOverdue):
+            if await self._store.is_returned(event.loan_id):
+                log.info("collect.overdue_already_returned", extra={"patron_id": event.patron_id})
+                return
+            key = keys.overdue_pending_key(event.patron_id)
+            await self._store.add(key, "overdue", event.patron_id, event)
+        elif isinstance(event, LoanReturned):
+            await self._store.mark_returned(event)
+            key = keys.overdue_pending_key(event.patron_id)
+            await self._store.change(key, lambda e: grouping.drop_loans(e, {event.loan_id}))
+        elif isinstance(event, HoldCancelled | PatronLoanSuspended):
+            await self._send_now(prompt_work(event, recipient=event.email, now=self._clock.now()))
+        else:
+            raise Reject(f"the mailer does not handle {type(event).__name__}")
+
+    async def _collect_online_loan(self, event: LoanOnlineIssued) -> None:
+        key = keys.online_loan_pending_key(event.batch_thursday, event.patron_id)
+        await self._store.add(key, "online_loan", event.patron_id, event)
+        fired = await self._store.get_marker(keys.fired_marker(event.batch_thursday))
+        if fired is None:
+            return
+        # The batch's Saturday mail already went out: mail these late items now rather
+        # than never (a supplementary mail with its own business key).
+        trigger = TriggerFired.model_validate_json(fired)
+        run = self._online_loan_run(trigger, late=True)
+        stored = await self._store.read(key)
+        if stored is not None:
+            await self._fan_out_one(run, stored)
+        log.warning("collect.online_loan_late", extra={"patron_id": event.patron_id})
+
+    # -- triggers --------------------------------------------------------------------------
+
+    async def on_trigger(self, trigger: TriggerFired, delivery: Delivery) -> None:
+        if trigger.trigger == "weekly-loan-mail":
+            run = self._online_loan_run(trigger, late=False)
+            assert run.batch is not None
+            marker = keys.fired_marker(run.batch.thursday)
+            await self._store.put_marker(marker, trigger.model_dump_json().encode())
+            pattern = keys.online_loan_batch_filter(run.batch.thursday)
+        elif trigger.trigger == "daily-hold-ready":
+            rd = trigger.run_date
+            run = Run(
+                "hold_ready",
+                keys.hold_ready_run(rd),
+                trigger,
+                grouping.hold_ready_eligible(rd),
+                grouping.hold_ready_useless(rd),
+            )
+            pattern = keys.HOLD_READY_FILTER
+        elif trigger.trigger == "daily-overdue":
+            await self._overdue_run(trigger, delivery)
+            return
+        else:
+            return  # not a trigger the mailer acts on (filtered out by the consumer anyway)
+        await self._fan_out(run, await self._store.scan(pattern), delivery)
+
+    def _online_loan_run(self, trigger: TriggerFired, *, late: bool) -> Run:
+        if trigger.batch is None:
+            raise Reject("weekly-loan-mail trigger without its batch window")
+        run_id = trigger.batch.batch_id + ("-late" if late else "")
+        return Run("online_loan", run_id, trigger, grouping.always, grouping.never, trigger.batch)
+
+    async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
+        entries = await self._store.scan(keys.OVERDUE_FILTER)
+        loans = {
+            p.event.loan_id
+            for s in entries
+            for p in s.entry.events
+            if isinstance(p.event, LoanOverdue)
+        }
+        returned = await self._store.returned_among(loans)
+        run = Run(
+            "overdue",
+            keys.overdue_run(trigger.run_date),
+            trigger,
+            grouping.overdue_eligible(returned),
+            grouping.overdue_useless(returned),
+        )
+        await self._fan_out(run, entries, delivery)
+
+    async def _fan_out(self, run: Run, entries: Sequence[Stored], delivery: Delivery) -> None:
+        sem = asyncio.Semaphore(FANOUT_CONCURRENCY)
+        done = 0
+
+        async def one(stored: Stored) -> None:
+            nonlocal done
+            async with sem:
+                await self._fan_out_one(run, stored)
+                done += 1
+                if done % 1000 == 0:
+                    await delivery.in_progress()
+
+        await asyncio.gather(*(one(s) for s in entries))
+        log.info(
+            "collect.run_fanned_out",
+            extra={"run": run.run_id, "kind": run.kind, "entries": len(entries)},
+        )
+
+    async def _fan_out_one(self, run: Run, stored: Stored) -> None:
+        taken = await self._store.assign(stored, run.run_id, run.eligible, run.useless)
+        if taken:
+            entry: PendingEntry = stored.entry
+            work = make_work(
+                run.kind,
+                taken,
+                patron_id=entry.patron_id,
+                recipient=grouping.latest_address(taken),
+                run_id=run.run_id,
+                run_date=run.trigger.run_date,
+                batch=run.batch,
+                nominal_time=run.trigger.nominal_time,
+                now=self._clock.now(),
+            )
+            await self._send_now(work)
+        await self._store.release(stored.key, run.run_id)
+
+    # -- bounce digest ---------------------------------------------------------------------
+
+    async def on_digest(self, digest: BounceDigest, delivery: Delivery) -> None:
+        await self._send_now(prompt_work(digest, recipient=self._staff, now=self._clock.now()))
+
+    async def _send_now(self, work: MailWork) -> None:
+        await self._publish(work)
+        self._on_work(work.kind)

@@ -1,0 +1,168 @@
+"""``mail_pending`` and ``mail_returned`` KV adapters; every change is a compare-and-set.
+
+A lost race (another replica, or a redelivery running alongside) re-reads and re-applies
+the pure change, so concurrent collectors never overwrite each other's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.mailer.plan import grouping
+from services.mailer.plan.grouping import Eligible
+from services.mailer.plan.keys import returned_key
+from services.mailer.plan.model import PendingEntry, PendingSource
+from shared.contracts.ils import LoanReturned
+from shared.contracts.mail import MailKind
+
+_WRONG_LAST = (10071, 10164)
+MAX_CAS_ROUNDS = 50
+
+
+class ConflictError(RuntimeError):
+    """A key kept changing under us (the handler is retried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    key: str
+    entry: PendingEntry
+    revision: int
+
+
+Change = Callable[[PendingEntry], PendingEntry | None]
+
+
+class PendingStore:
+    def __init__(self, pending: KeyValue, returned: KeyValue) -> None:
+        self._kv = pending
+        self._returned = returned
+
+    async def read(self, key: str) -> Stored | None:
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return Stored(key, PendingEntry.model_validate_json(entry.value), entry.revision or 0)
+
+    async def scan(self, pattern: str) -> list[Stored]:
+        """Every live entry whose key matches ``pattern`` (a NATS wildcard)."""
+        watcher = await self._kv.watch(pattern, ignore_deletes=True)
+        found: list[Stored] = []
+        try:
+            async for item in watcher:
+                if item is None:
+                    break
+                if item.value and item.operation is None:
+                    entry = PendingEntry.model_validate_json(item.value)
+                    found.append(Stored(item.key, entry, item.revision or 0))
+                if not item.delta:
+                    break
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return found
+
+    async def change(
+        self, key: str, change: Change, *, hint: Stored | None = None
+    ) -> Stored | None:
+        """Apply ``change`` with CAS; ``None`` from it = leave as is. Empty → key deleted."""
+        current = hint
+        for _ in range(MAX_CAS_ROUNDS):
+            if current is None:
+                current = await self.read(key)
+            if current is None:
+                return None
+            new = change(current.entry)
+            if new is None or new == current.entry:
+                return current
+            try:
+                return await self._write(key, new, current.revision)
+            except KeyWrongLastSequenceError:
+                current = None
+        raise ConflictError(f"{key}: too many concurrent changes")
+
+    async def add(self, key: str, kind: MailKind, patron_id: str, event: PendingSource) -> bool:
+        """Add an event to the patron's entry (creating it); False if it was already there."""
+        for _ in range(MAX_CAS_ROUNDS):
+            current = await self.read(key)
+            base = current.entry if current else PendingEntry(kind=kind, patron_id=patron_id)
+            new = grouping.add_event(base, event)
+            if new is None:
+                return False
+            try:
+                await self._write(key, new, current.revision if current else 0)
+                return True
+            except KeyWrongLastSequenceError:
+                continue
+        raise ConflictError(f"{key}: too many concurrent changes")
+
+    async def assign(
+        self, stored: Stored, run: str, eligible: Eligible, useless: Eligible
+    ) -> tuple[PendingSource, ...]:
+        """Mark (or find) this run's events of one entry; returns them."""
+        taken: tuple[PendingSource, ...] = ()
+
+        def change(entry: PendingEntry) -> PendingEntry | None:
+            nonlocal taken
+            result = grouping.assign(entry, run, eligible, useless)
+            taken = result.taken
+            return result.entry if result.changed else None
+
+        await self.change(stored.key, change, hint=stored)
+        return taken
+
+    async def release(self, key: str, run: str) -> None:
+        await self.change(key, lambda entry: grouping.release(entry, run))
+
+    async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
+        if not entry.events:
+            if last:
+                await self._cas_delete(key, last)
+            return None
+        data = entry.model_dump_json().encode()
+        rev = await (self._kv.update(key, data, last=last) if last else self._kv.create(key, data))
+        return Stored(key, entry, rev)
+
+    async def _cas_delete(self, key: str, last: int) -> None:
+        try:
+            await self._kv.delete(key, last=last)
+        except KeyWrongLastSequenceError:
+            raise
+        except APIError as exc:
+            if exc.err_code in _WRONG_LAST:
+                raise KeyWrongLastSequenceError(description=exc.description) from exc
+            raise
+
+    # -- returned loans --------------------------------------------------------------------
+
+    async def mark_returned(self, event: LoanReturned) -> None:
+        await self._returned.put(returned_key(event.loan_id), event.model_dump_json().encode())
+
+    async def is_returned(self, loan_id: str) -> bool:
+        try:
+            entry = await self._returned.get(returned_key(loan_id))
+        except KeyNotFoundError:
+            return False
+        return bool(entry.value)
+
+    async def returned_among(self, loan_ids: set[str]) -> set[str]:
+        ids = sorted(loan_ids)
+        flags = await asyncio.gather(*(self.is_returned(i) for i in ids))
+        return {i for i, flag in zip(ids, flags, strict=True) if flag}
+
+    async def put_marker(self, key: str, data: bytes) -> None:
+        await self._kv.put(key, data)
+
+    async def get_marker(self, key: str) -> bytes | None:
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None
+        return entry.value or None

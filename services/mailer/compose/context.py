@@ -1,0 +1,184 @@
+"""Turn the events of one mail into its template context (pure, validated).
+
+One mail is built from one or more events of ONE patron (the consumers group them);
+events that disagree on who or what the mail is about raise ``ComposeError`` rather
+than produce a mail that mixes two patrons' loans. Events are put in a stable order
+(``occurred_at``, then ``event_id``) and de-duplicated by their loan/hold id, so a
+redelivered or regrouped event never changes the mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from services.mailer.compose.digest import digest_context
+from services.mailer.errors import ComposeError
+from shared.contracts.base import Event
+from shared.contracts.bounce import BounceDigest
+from shared.contracts.ils import (
+    HoldCancelled,
+    HoldReady,
+    Language,
+    LoanOnlineIssued,
+    LoanOverdue,
+    PatronLoanSuspended,
+)
+from shared.contracts.mail import MailKind
+from shared.contracts.schedule import BatchWindow
+from shared.libraries import library
+
+E = TypeVar("E", bound=Event)
+Context = dict[str, object]
+
+EVENT_TYPES: dict[MailKind, type[Event]] = {
+    "online_loan": LoanOnlineIssued,
+    "hold_ready": HoldReady,
+    "hold_cancelled": HoldCancelled,
+    "overdue": LoanOverdue,
+    "loan_suspended": PatronLoanSuspended,
+    "bounce_digest": BounceDigest,
+}
+
+
+@dataclass(frozen=True)
+class LoanLine:
+    title: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class HoldLine:
+    title: str
+    pickup_deadline: date
+
+
+@dataclass(frozen=True)
+class CancelLine:
+    title: str
+    reason: str
+    pickup_deadline: date | None
+
+
+@dataclass(frozen=True)
+class MailInput:
+    """What ``build_context`` needs besides the events."""
+
+    batch: BatchWindow | None
+    run_date: date
+    ref_year: int
+
+
+def build_context(
+    kind: MailKind, events: Sequence[Event], given: MailInput
+) -> tuple[Context, Language]:
+    """The template context of ``kind`` and the mail's language."""
+    if not events:
+        raise ComposeError(f"{kind}: no events to compose from", kind=kind)
+    expected = EVENT_TYPES[kind]
+    for event in events:
+        if not isinstance(event, expected):
+            raise ComposeError(
+                f"{kind}: expected {expected.__name__}, got {type(event).__name__}", kind=kind
+            )
+    base: Context = {"ref_year": given.ref_year, "run_date": given.run_date}
+    if kind == "bounce_digest":
+        digest = _ordered(events, BounceDigest)[-1]
+        return {**base, **digest_context(digest, given.run_date)}, "ja"
+    patron_events = _ordered(events, expected)
+    patron_id = _same(kind, "patron_id", patron_events, lambda e: getattr(e, "patron_id", None))
+    language: Language = getattr(patron_events[-1], "language", "ja")
+    body = _BUILDERS[kind](patron_events, given)
+    return {**base, "patron_id": patron_id, **body}, language
+
+
+def _ordered(events: Sequence[Event], cls: type[E]) -> list[E]:
+    typed = [e for e in events if isinstance(e, cls)]
+    return sorted(typed, key=lambda e: (e.occurred_at, e.event_id))
+
+
+def _same(kind: str, field: str, events: Sequence[E], get: Callable[[E], object]) -> object:
+    values = {get(e) for e in events}
+    if len(values) != 1:
+        raise ComposeError(f"{kind}: events disagree on {field}", kind=kind, field=field)
+    return values.pop()
+
+
+def _clean(title: str) -> str:
+    """One line: titles never break the body's layout."""
+    return " ".join(title.split())
+
+
+def _online_loan(events: Sequence[Event], given: MailInput) -> Context:
+    loans = [e for e in events if isinstance(e, LoanOnlineIssued)]
+    batch = given.batch
+    if batch is None:
+        raise ComposeError("online_loan: no batch window given", kind="online_loan", field="batch")
+    thursday = _same("online_loan", "batch_thursday", loans, lambda e: e.batch_thursday)
+    if thursday != batch.thursday:
+        raise ComposeError(
+            "online_loan: events are of another batch than the window",
+            kind="online_loan",
+            field="batch_thursday",
+        )
+    library_no = _same("online_loan", "pickup_library_no", loans, lambda e: e.pickup_library_no)
+    seen: dict[str, LoanLine] = {}
+    for event in loans:
+        for item in event.items:
+            seen.setdefault(item.loan_id, LoanLine(_clean(item.title), item.due_date))
+    assert isinstance(library_no, int)
+    return {
+        "library_name": library(library_no).name,
+        "pickup_start": batch.pickup_start,
+        "pickup_deadline": batch.pickup_deadline,
+        "items": list(seen.values()),
+    }
+
+
+def _hold_ready(events: Sequence[Event], given: MailInput) -> Context:
+    seen: dict[str, HoldLine] = {}
+    for e in events:
+        if isinstance(e, HoldReady):
+            seen.setdefault(e.hold_id, HoldLine(_clean(e.title), e.pickup_deadline))
+    items = list(seen.values())
+    return {"items": items, "first_deadline": min(i.pickup_deadline for i in items)}
+
+
+def _hold_cancelled(events: Sequence[Event], given: MailInput) -> Context:
+    seen: dict[str, CancelLine] = {}
+    for e in events:
+        if isinstance(e, HoldCancelled):
+            seen.setdefault(e.hold_id, CancelLine(_clean(e.title), e.reason, e.pickup_deadline))
+    return {"items": list(seen.values())}
+
+
+def _overdue(events: Sequence[Event], given: MailInput) -> Context:
+    seen: dict[str, LoanLine] = {}
+    level = 1
+    for e in events:
+        if isinstance(e, LoanOverdue):
+            seen.setdefault(e.loan_id, LoanLine(_clean(e.title), e.due_date))
+            level = max(level, e.reminder_level)
+    return {"items": list(seen.values()), "level": level}
+
+
+def _loan_suspended(events: Sequence[Event], given: MailInput) -> Context:
+    latest = events[-1]
+    assert isinstance(latest, PatronLoanSuspended)
+    detail = latest.detail.strip() if latest.detail else ""
+    return {
+        "reason": latest.reason,
+        "detail": detail,
+        "card_expired_on": latest.card_expired_on or "",
+    }
+
+
+_BUILDERS: dict[MailKind, Callable[[Sequence[Event], MailInput], Context]] = {
+    "online_loan": _online_loan,
+    "hold_ready": _hold_ready,
+    "hold_cancelled": _hold_cancelled,
+    "overdue": _overdue,
+    "loan_suspended": _loan_suspended,
+}

@@ -1,0 +1,1 @@
+"""Delivery adapters: ledger claims, SMTP pool, pacing, DKIM, outcomes."""

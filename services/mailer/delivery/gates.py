@@ -1,0 +1,43 @@
+"""Per-carrier-group concurrency and pacing around each SMTP transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from services.mailer.plan.pacing import Pacer, is_throttle
+from shared.carriers import CARRIER_GROUPS
+from shared.contracts.mail import CarrierGroup
+
+
+class GroupGates:
+    """``async with gates.slot(group)`` waits for a free connection and a paced slot."""
+
+    def __init__(self, concurrency: Mapping[str, float], rate: Mapping[str, float]) -> None:
+        default_conc = int(concurrency.get("other", 8))
+        self._sems = {
+            g: asyncio.Semaphore(max(1, int(concurrency.get(g, default_conc))))
+            for g in CARRIER_GROUPS
+        }
+        self._pacers = {g: Pacer(rate=rate.get(g, 0.0)) for g in CARRIER_GROUPS}
+
+    def pacer(self, group: CarrierGroup) -> Pacer:
+        return self._pacers[group]
+
+    @asynccontextmanager
+    async def slot(self, group: CarrierGroup) -> AsyncIterator[None]:
+        async with self._sems[group]:
+            wait = self._pacers[group].reserve(time.monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)  # pacing: the carrier's accepted rate
+            yield
+
+    def observe(self, group: CarrierGroup, code: int, text: str) -> None:
+        """Feed a reply back: throttling answers slow the group down, successes recover."""
+        pacer = self._pacers[group]
+        if is_throttle(code, text):
+            pacer.throttled()
+        elif 200 <= code < 300:
+            pacer.succeeded()

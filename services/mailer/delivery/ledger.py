@@ -1,0 +1,101 @@
+"""The ``mail_ledger`` KV adapter: claim a mail, record how it ended (compare-and-set)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.mailer.plan.claims import Decision, Later, Take, decide
+from services.mailer.plan.model import MailWork
+from services.mailer.plan.timing import RetrySchedule
+from shared.mailrecord import LedgerState, MailRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Claim:
+    """This process holds the mail: ``record`` as written at ``revision``."""
+
+    record: MailRecord
+    revision: int
+
+    @property
+    def attempt(self) -> int:
+        return self.record.attempts
+
+
+class Ledger:
+    def __init__(self, kv: KeyValue, *, lease: float, schedule: RetrySchedule, domain: str) -> None:
+        self._kv = kv
+        self._lease = lease
+        self._schedule = schedule
+        self._domain = domain
+
+    async def read(self, mail_id: str) -> tuple[MailRecord | None, int | None]:
+        try:
+            entry = await self._kv.get(mail_id)
+        except KeyNotFoundError:
+            return None, None
+        if entry.value is None:
+            return None, entry.revision
+        return MailRecord.model_validate_json(entry.value), entry.revision
+
+    async def claim(self, work: MailWork, now: datetime) -> Decision | Claim:
+        """A ``Claim`` when this process may send now, else the decision to act on."""
+        current, revision = await self.read(work.mail_id)
+        decision = decide(
+            work,
+            current,
+            revision,
+            now=now,
+            lease=self._lease,
+            schedule=self._schedule,
+            domain=self._domain,
+        )
+        if not isinstance(decision, Take):
+            return decision
+        data = decision.record.model_dump_json().encode()
+        try:
+            if decision.revision is None:
+                rev = await self._kv.create(work.mail_id, data)
+            else:
+                rev = await self._kv.update(work.mail_id, data, last=decision.revision)
+        except KeyWrongLastSequenceError:
+            return Later(0.5, "lost the claim race to another sender")
+        return Claim(decision.record, rev)
+
+    async def finish(
+        self,
+        claim: Claim,
+        state: LedgerState,
+        now: datetime,
+        *,
+        code: int | None = None,
+        text: str | None = None,
+    ) -> MailRecord:
+        """Record the end (or a deferral: ``pending``) of this process's attempt."""
+        record = claim.record.model_copy(
+            update={"state": state, "updated_at": now, "smtp_code": code, "smtp_text": text}
+        )
+        data = record.model_dump_json().encode()
+        try:
+            claim.revision = await self._kv.update(record.mail_id, data, last=claim.revision)
+        except KeyWrongLastSequenceError:
+            # Our lease ran out and another sender took the mail over. The facts of this
+            # attempt still stand, so they are written anyway (a ``sent`` must never be lost).
+            log.error("ledger.claim_lost", extra={"mail_id": record.mail_id, "state": state})
+            claim.revision = await self._kv.put(record.mail_id, data)
+        claim.record = record
+        return record
+
+    async def abandon(self, claim: Claim) -> None:
+        """Drop the claim of a mail that cannot be composed (it goes to a dead letter)."""
+        try:
+            await self._kv.delete(claim.record.mail_id, last=claim.revision)
+        except KeyWrongLastSequenceError:
+            log.warning("ledger.abandon_conflict", extra={"mail_id": claim.record.mail_id})

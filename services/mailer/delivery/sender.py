@@ -1,0 +1,211 @@
+"""The send handler: one mail work item → claim → compose → SMTP → record → outcome.
+
+Order matters for exactly-once (see docs/mailer.md):
+
+1. claim the mail in ``mail_ledger`` (create / compare-and-set); a terminal record means
+   it was already handled: its outcome is re-published (de-duplicated by event id), ack;
+2. expiry, address check, suppression, compose — each ends the mail without SMTP;
+3. the SMTP transaction; on the server's 250 the very next await is the ledger write
+   ``sent`` (nothing else in between), then the outcome, then the ack.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.mailer.delivery.composer import Composer
+from services.mailer.delivery.gates import GroupGates
+from services.mailer.delivery.ledger import Claim, Ledger
+from services.mailer.delivery.metrics import MailerMetrics
+from services.mailer.delivery.smtp import Reply, SmtpPool
+from services.mailer.errors import InvalidAddress, MailerError
+from services.mailer.plan.claims import Done, Later
+from services.mailer.plan.model import MailWork, SourceEvent
+from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
+from services.mailer.plan.pacing import verdict
+from services.mailer.plan.timing import RetrySchedule
+from shared.bus.consume import Delivery, Reject, Retry
+from shared.carriers import carrier_group
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.ils import LoanOverdue
+from shared.contracts.mail import CarrierGroup
+from shared.mailrecord import LedgerState, message_id_for
+from shared.verp import envelope_sender
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], Awaitable[None]]
+Lookup = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class SenderConfig:
+    domain: str
+    verp_key: bytes
+    schedule: RetrySchedule
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        config: SenderConfig,
+        clock: Clock,
+        ledger: Ledger,
+        composer: Composer,
+        pool: SmtpPool,
+        gates: GroupGates,
+        publish: Publish,
+        is_suppressed: Lookup,
+        is_returned: Lookup,
+        metrics: MailerMetrics,
+    ) -> None:
+        self._cfg = config
+        self._clock = clock
+        self._ledger = ledger
+        self._composer = composer
+        self._pool = pool
+        self._gates = gates
+        self._publish = publish
+        self._is_suppressed = is_suppressed
+        self._is_returned = is_returned
+        self._metrics = metrics
+
+    async def handle(self, work: MailWork, delivery: Delivery) -> None:
+        now = self._clock.now()
+        decision = await self._ledger.claim(work, now)
+        if isinstance(decision, Done):
+            record = decision.record
+            # Re-published after a crash between the ledger write and the outcome; the
+            # stream stores it once (same event id), and it is not counted again.
+            await self._emit(work, replayed_result(record), record.attempts, now, count=False)
+            return
+        if isinstance(decision, Later):
+            raise Retry(decision.reason, delay=decision.delay)
+        if isinstance(decision, Claim):
+            await self._attempt(work, decision, now)
+            return
+        raise AssertionError(f"unexpected ledger decision {decision!r}")
+
+    async def _attempt(self, work: MailWork, claim: Claim, now: datetime) -> None:
+        if now >= work.expires_at:
+            await self._end(work, claim, "expired", Result("expired", cause="past_usefulness"))
+            return
+        try:
+            address = self._composer.check(work.recipient)
+        except InvalidAddress as exc:
+            result = Result("failed", cause="invalid_address", detail=exc.message_ja)
+            await self._end(work, claim, "failed", result)
+            return
+        if await self._is_suppressed(address):
+            await self._end(work, claim, "suppressed", Result("suppressed", cause="suppressed"))
+            return
+        work = await self._without_returned(work)
+        if not work.events:
+            await self._end(work, claim, "expired", Result("expired", cause="all_returned"))
+            return
+        message_id = message_id_for(work.mail_id, self._cfg.domain)
+        try:
+            data = self._composer.build(work, address, message_id, now)
+        except MailerError as exc:
+            await self._ledger.abandon(claim)
+            raise Reject(f"cannot compose {work.kind} mail: {exc}") from exc
+        await self._transmit(work, claim, address, data)
+
+    async def _transmit(self, work: MailWork, claim: Claim, address: str, data: bytes) -> None:
+        group = carrier_group(address)
+        sender = envelope_sender(self._cfg.verp_key, work.mail_id, self._cfg.domain)
+        async with self._gates.slot(group):
+            started = time.monotonic()
+            reply = await self._pool.send(sender, address, data)
+            if reply.accepted:
+                # The window between the server's 250 and this write is the only place a
+                # kill -9 can cause a second copy: keep it free of any other await.
+                await self._ledger.finish(
+                    claim, "sent", self._clock.now(), code=reply.code, text=reply.text
+                )
+        self._metrics.send_seconds.labels(carrier_group=group).observe(time.monotonic() - started)
+        self._gates.observe(group, reply.code, reply.text)
+        if reply.accepted:
+            await self._emit(work, Result("sent", reply.code, reply.text), claim.attempt)
+            log.info("mail.sent", extra=_ids(work, claim, group))
+        elif verdict(reply.code) == "permanent":
+            cause = "smtp_permanent"
+            await self._end(work, claim, "failed", Result("failed", reply.code, reply.text, cause))
+        else:
+            await self._defer(work, claim, reply, group)
+
+    async def _defer(self, work: MailWork, claim: Claim, reply: Reply, group: CarrierGroup) -> None:
+        now = self._clock.now()
+        code = reply.code or None
+        cause = "smtp_transient" if code else "connection_lost"
+        when = self._cfg.schedule.next_attempt(claim.attempt, now, work.expires_at)
+        if when is None:
+            result = Result("expired", code, reply.text, cause, "retries would pass usefulness")
+            await self._end(work, claim, "expired", result)
+            return
+        result = Result("deferred", code, reply.text, cause, next_attempt_at=when)
+        await self._emit(work, result, claim.attempt, now)
+        await self._ledger.finish(claim, "pending", now, code=code, text=reply.text)
+        log.info("mail.deferred", extra={**_ids(work, claim, group), "smtp_code": reply.code})
+        raise Retry(f"deferred: {reply.code}", delay=max((when - now).total_seconds(), 0.0))
+
+    async def _end(self, work: MailWork, claim: Claim, state: LedgerState, result: Result) -> None:
+        now = self._clock.now()
+        await self._ledger.finish(claim, state, now, code=result.smtp_code, text=result.smtp_text)
+        await self._emit(work, result, claim.attempt, now)
+        group = carrier_group(work.recipient)
+        log.info(
+            f"mail.{result.outcome}", extra={**_ids(work, claim, group), "cause": result.cause}
+        )
+
+    async def _emit(
+        self,
+        work: MailWork,
+        result: Result,
+        attempt: int,
+        now: datetime | None = None,
+        *,
+        count: bool = True,
+    ) -> None:
+        event = build_outcome(
+            work,
+            result,
+            attempt=max(attempt, 1),
+            now=now or self._clock.now(),
+            domain=self._cfg.domain,
+            verp_key=self._cfg.verp_key,
+        )
+        await self._publish(event)
+        if count:
+            self._metrics.outcome(work.kind, event.carrier_group, result.outcome)
+
+    async def _without_returned(self, work: MailWork) -> MailWork:
+        """An overdue reminder never lists a loan whose return has arrived."""
+        if work.kind != "overdue":
+            return work
+        kept = [
+            e
+            for e in work.events
+            if not (isinstance(e, LoanOverdue) and await self._is_returned(e.loan_id))
+        ]
+        return work if len(kept) == len(work.events) else replace_events(work, kept)
+
+
+def replace_events(work: MailWork, events: list[SourceEvent]) -> MailWork:
+    return work.model_copy(update={"events": events})
+
+
+def _ids(work: MailWork, claim: Claim, group: CarrierGroup) -> dict[str, object]:
+    return {
+        "mail_id": work.mail_id,
+        "patron_id": work.patron_id,
+        "kind": work.kind,
+        "attempt": claim.attempt,
+        "carrier_group": group,
+    }

@@ -1,0 +1,111 @@
+"""Business keys, run ids and KV keys.
+
+A mail's business key is ``kind:patron:run:items`` where *items* is a digest of the sorted
+item identities (loan ids, hold ids, ...). Same key → same ``mail_id`` → same ledger entry,
+Message-ID and VERP token, so a replayed or re-fired mail is recognised as the same mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from services.mailer.plan.model import SourceEvent
+from shared.contracts.bounce import BounceDigest
+from shared.contracts.ils import (
+    HoldCancelled,
+    HoldReady,
+    LoanOnlineIssued,
+    LoanOverdue,
+    PatronLoanSuspended,
+)
+from shared.contracts.mail import MailKind
+from shared.mailrecord import mail_id_for
+
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STAFF = "staff"
+
+
+def kv_token(value: str) -> str:
+    """One KV key token for an id: itself when safe, else a stable digest (``h-…``)."""
+    if _SAFE_TOKEN.match(value):
+        return value
+    return "h-" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+def item_identity(event: SourceEvent) -> str:
+    """What makes an event's content unique, independent of its event id."""
+    if isinstance(event, LoanOnlineIssued):
+        return ",".join(sorted(item.loan_id for item in event.items))
+    if isinstance(event, HoldReady | HoldCancelled):
+        return event.hold_id
+    if isinstance(event, LoanOverdue):
+        return f"{event.loan_id}@{event.reminder_level}"
+    if isinstance(event, PatronLoanSuspended):
+        return event.event_id
+    return event.occurrence_id
+
+
+def business_key(kind: MailKind, patron_id: str | None, run_id: str, items: Iterable[str]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(set(items))).encode("utf-8")).hexdigest()[:16]
+    return f"{kind}:{patron_id or STAFF}:{run_id}:{digest}"
+
+
+def key_and_id(
+    kind: MailKind, patron_id: str | None, run_id: str, events: Iterable[SourceEvent]
+) -> tuple[str, str]:
+    """The business key and mail id of a mail made of ``events``."""
+    key = business_key(kind, patron_id, run_id, (item_identity(e) for e in events))
+    return key, mail_id_for(key)
+
+
+# -- run ids ---------------------------------------------------------------------------
+
+
+def hold_ready_run(run_date: date) -> str:
+    return f"hold-ready-{run_date.isoformat()}"
+
+
+def overdue_run(run_date: date) -> str:
+    return f"overdue-{run_date.isoformat()}"
+
+
+def prompt_run(event: SourceEvent) -> str:
+    """Run id of a mail sent as soon as its event arrives."""
+    if isinstance(event, BounceDigest):
+        return f"digest-{event.occurrence_id}"[:120]
+    return f"event-{event.event_id}"[:120]
+
+
+# -- mail_pending / mail_returned keys ---------------------------------------------------
+
+
+def online_loan_pending_key(batch_thursday: date, patron_id: str) -> str:
+    return f"ol.{batch_thursday.isoformat()}.{kv_token(patron_id)}"
+
+
+def online_loan_batch_filter(batch_thursday: date) -> str:
+    return f"ol.{batch_thursday.isoformat()}.*"
+
+
+def hold_ready_pending_key(patron_id: str) -> str:
+    return f"hr.{kv_token(patron_id)}"
+
+
+def overdue_pending_key(patron_id: str) -> str:
+    return f"od.{kv_token(patron_id)}"
+
+
+HOLD_READY_FILTER = "hr.*"
+OVERDUE_FILTER = "od.*"
+
+
+def returned_key(loan_id: str) -> str:
+    return f"loan.{kv_token(loan_id)}"
+
+
+def fired_marker(batch_thursday: date) -> str:
+    """``mail_pending`` key recording that a batch's Saturday trigger has been handled."""
+    return f"fired.ol.{batch_thursday.isoformat()}"

@@ -1,0 +1,170 @@
+"""The mailer's wiring: adapters from settings and the runtime, then the consume loops.
+
+Consumers (durable, shared by replicas):
+
+- ``mailer-ils``: the ILS subjects → pending entries / prompt work items;
+- ``mailer-triggers``: ``schedule.fired.{weekly-loan-mail,daily-hold-ready,daily-overdue}``
+  → a run fans pending entries out into work items;
+- ``mailer-digest``: ``bounce.digest`` → the staff digest's work item;
+- ``mailer-send``: ``mail.send.>`` (internal) → one mail each, bounded concurrency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from nats.js.errors import KeyNotFoundError
+
+from services.mailer.collect.handlers import Collector
+from services.mailer.collect.store import PendingStore
+from services.mailer.delivery.composer import LibraryComposer
+from services.mailer.delivery.dkim import DkimSigner
+from services.mailer.delivery.gates import GroupGates
+from services.mailer.delivery.ledger import Ledger
+from services.mailer.delivery.metrics import MailerMetrics
+from services.mailer.delivery.sender import Sender, SenderConfig
+from services.mailer.delivery.smtp import SmtpConfig, SmtpPool
+from services.mailer.plan.model import decode_digest, decode_work
+from services.mailer.plan.timing import RetrySchedule
+from services.mailer.settings import MailerSettings, parse_group_table
+from shared.bus.consume import ConsumerSpec
+from shared.contracts.base import Event
+from shared.contracts.ils import (
+    HoldCancelled,
+    HoldReady,
+    LoanOnlineIssued,
+    LoanOverdue,
+    LoanReturned,
+    PatronLoanSuspended,
+)
+from shared.mailrecord import address_key
+from shared.runtime.service import Runtime
+
+ILS_SUBJECTS = tuple(
+    m.SUBJECT
+    for m in (
+        LoanOnlineIssued,
+        HoldReady,
+        HoldCancelled,
+        LoanOverdue,
+        LoanReturned,
+        PatronLoanSuspended,
+    )
+)
+TRIGGER_SUBJECTS = (
+    "schedule.fired.weekly-loan-mail",
+    "schedule.fired.daily-hold-ready",
+    "schedule.fired.daily-overdue",
+)
+SEND_SUBJECTS = ("mail.send.>",)
+#: A deferred mail may be retried for days (until it expires): far more deliveries than
+#: the default; each delivery re-checks expiry first, so this cannot loop forever.
+SEND_MAX_DELIVER = 500
+
+
+def smtp_config(s: MailerSettings) -> SmtpConfig:
+    return SmtpConfig(
+        host=s.smtp_host,
+        port=s.smtp_port,
+        tls=s.smtp_tls,
+        username=s.smtp_username,
+        password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        timeout=s.smtp_timeout,
+        helo_name=s.mail_domain,
+        pool_size=s.smtp_pool_size,
+        max_messages=s.smtp_max_messages_per_connection,
+    )
+
+
+def library_composer(s: MailerSettings) -> LibraryComposer:
+    signer = None
+    if s.dkim_selector and s.dkim_key_file:
+        signer = DkimSigner.from_file(
+            s.dkim_selector, s.dkim_domain or s.mail_domain, s.dkim_key_file
+        )
+    return LibraryComposer(
+        from_addr=s.from_address,
+        from_name=s.mail_from_name,
+        reply_to=s.mail_reply_to,
+        iso2022jp_domains=s.iso2022jp_domain_set,
+        signer=signer,
+    )
+
+
+async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
+    settings = runtime.settings
+    if not isinstance(settings, MailerSettings):
+        raise TypeError("the mailer needs MailerSettings")
+    js = runtime.js
+    metrics = MailerMetrics(runtime.metrics.registry)
+    schedule = RetrySchedule(settings.retry_base, settings.retry_factor, settings.retry_max)
+    store = PendingStore(await js.key_value("mail_pending"), await js.key_value("mail_returned"))
+    suppressions = await js.key_value("suppressions")
+
+    async def publish(event: Event) -> None:
+        await runtime.publish(event)
+
+    async def is_suppressed(address: str) -> bool:
+        try:
+            entry = await suppressions.get(address_key(address))
+        except KeyNotFoundError:
+            return False
+        return bool(entry.value)
+
+    pool = SmtpPool(smtp_config(settings))
+    runtime.on_close(pool.close)
+    sender = Sender(
+        config=SenderConfig(settings.mail_domain, settings.verp_key, schedule),
+        clock=runtime.clock,
+        ledger=Ledger(
+            await js.key_value("mail_ledger"),
+            lease=settings.claim_lease,
+            schedule=schedule,
+            domain=settings.mail_domain,
+        ),
+        composer=library_composer(settings),
+        pool=pool,
+        gates=GroupGates(
+            parse_group_table(settings.group_concurrency), parse_group_table(settings.group_rate)
+        ),
+        publish=publish,
+        is_suppressed=is_suppressed,
+        is_returned=store.is_returned,
+        metrics=metrics,
+    )
+    collector = Collector(
+        store=store,
+        publish=publish,
+        clock=runtime.clock,
+        staff_address=settings.staff_digest_address,
+        on_work=lambda kind: metrics.work_items.labels(kind=kind).inc(),
+    )
+    return [
+        runtime.consumer(
+            ConsumerSpec("ILS", "mailer-ils", ILS_SUBJECTS, batch=64, concurrency=8),
+            collector.on_ils,
+        ),
+        runtime.consumer(
+            ConsumerSpec("SCHEDULE", "mailer-triggers", TRIGGER_SUBJECTS, ack_wait=300.0),
+            collector.on_trigger,
+        ),
+        runtime.consumer(
+            ConsumerSpec("BOUNCE", "mailer-digest", ("bounce.digest",)),
+            collector.on_digest,
+            decode_digest,
+        ),
+        runtime.consumer(
+            ConsumerSpec(
+                "MAIL",
+                "mailer-send",
+                SEND_SUBJECTS,
+                max_deliver=SEND_MAX_DELIVER,
+                ack_wait=settings.send_ack_wait,
+                batch=settings.send_concurrency,
+                concurrency=settings.send_concurrency,
+            ),
+            sender.handle,
+            decode_work,
+        ),
+    ]

@@ -1,0 +1,45 @@
+"""Which days are closed, and which occurrences that suppresses. Pure."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from shared.contracts.schedule import BatchWindow
+
+from .model import Calendar, TriggerSpec
+
+
+def holiday_reason(name: str) -> str:
+    return f"祝日（{name}）"
+
+
+def closed_reason(day: date, calendar: Calendar) -> str | None:
+    """The reason ``day`` is closed (first matching closure, then holidays), else None."""
+    for closure in calendar.closures:
+        if closure.covers(day):
+            return closure.reason
+    if calendar.holiday_policy == "closed":
+        name = calendar.holiday_name(day)
+        if name:
+            return holiday_reason(name)
+    return None
+
+
+def suppression(
+    spec: TriggerSpec, day: date, batch: BatchWindow | None, calendar: Calendar
+) -> str | None:
+    """Why the occurrence of ``spec`` on ``day`` does not fire, or None when it fires.
+
+    Weekly batch triggers follow their batch's Thursday: a week whose Thursday processing
+    is suspended gets neither the cutoff nor the Saturday mail. Daily triggers follow their
+    own day, and under ``skip-daily`` also skip public holidays.
+    """
+    if spec.on_closed == "run":
+        return None
+    if spec.on_closed == "batch" and batch is not None:
+        return closed_reason(batch.thursday, calendar)
+    reason = closed_reason(day, calendar)
+    if reason is None and spec.is_daily and calendar.holiday_policy == "skip-daily":
+        name = calendar.holiday_name(day)
+        reason = holiday_reason(name) if name else None
+    return reason

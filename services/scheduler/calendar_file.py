@@ -1,0 +1,78 @@
+"""Reading the closure calendar file (``config/calendar.yaml``).
+
+Format::
+
+    closures:
+      - from: 2026-12-29      # or ``date:`` for a single day
+        to: 2027-01-03
+        reason: 年末年始
+        kind: new-year        # stock-taking | new-year | ad-hoc (optional, informative)
+
+Dates are JST calendar days; ``to`` is inclusive.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .calendar.model import Closure
+from .errors import CalendarFileError
+
+
+class ClosureEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    day: date | None = Field(None, alias="date")
+    start: date | None = Field(None, alias="from")
+    end: date | None = Field(None, alias="to")
+    reason: str = Field(min_length=1, max_length=200)
+    kind: Literal["stock-taking", "new-year", "ad-hoc"] = "ad-hoc"
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ClosureEntry:
+        if (self.day is None) == (self.start is None or self.end is None):
+            raise ValueError("give either 'date' or both 'from' and 'to'")
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"'to' ({self.end}) is before 'from' ({self.start})")
+        return self
+
+    def closure(self) -> Closure:
+        start = self.day or self.start
+        end = self.day or self.end
+        assert start is not None and end is not None
+        return Closure(start, end, self.reason, "file")
+
+
+class CalendarFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    closures: list[ClosureEntry] = Field(default_factory=list)
+
+
+def parse_calendar(text: str, origin: str = "<calendar>") -> tuple[Closure, ...]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise CalendarFileError(origin, f"not valid YAML: {exc}") from exc
+    except ValueError as exc:  # PyYAML's own date parsing, e.g. 2026-13-01
+        raise CalendarFileError(origin, f"invalid date: {exc}") from exc
+    try:
+        parsed = CalendarFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CalendarFileError(origin, f"{where}: {first['msg']}") from exc
+    return tuple(entry.closure() for entry in parsed.closures)
+
+
+def load_calendar_file(path: Path) -> tuple[Closure, ...]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CalendarFileError(str(path), f"cannot read: {exc.strerror}") from exc
+    return parse_calendar(text, str(path))

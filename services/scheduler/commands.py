@@ -1,0 +1,219 @@
+"""The ``otayori schedule`` commands (adapters: settings, calendar file, NATS)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+
+import nats
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
+from shared.clock import SystemClock
+from shared.settings import load_settings
+
+from .bus import ScheduleBus
+from .calendar import Calendar, fired_event, latest_at_or_before, occurrence_at, occurrences
+from .calendar.holidays_jp import JapaneseHolidays
+from .calendar_file import load_calendar_file
+from .errors import SchedulerError
+from .plan import PlanRow, json_lines, table
+from .records import ForcedRecord, PauseRecord, RuntimeClosure, closure_key
+from .settings import SchedulerSettings
+from .store import ClosureStore, StateStore
+from .triggers import build_calendar
+
+
+def _fail(message: str) -> int:
+    print(f"otayori schedule: {message}", file=sys.stderr)
+    return 1
+
+
+def _operator() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+async def _quiet(exc: Exception) -> None:
+    return None
+
+
+@asynccontextmanager
+async def _connect(settings: SchedulerSettings) -> AsyncIterator[Client]:
+    """A one-shot connection: fails fast instead of reconnecting forever."""
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    nc = await nats.connect(
+        servers=servers,
+        name="otayori-schedule-cli",
+        user=settings.nats_user,
+        password=password,
+        connect_timeout=2,
+        allow_reconnect=False,
+        max_reconnect_attempts=0,
+        error_cb=_quiet,
+    )
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+def _calendar(settings: SchedulerSettings) -> Calendar:
+    closures = load_calendar_file(settings.scheduler_calendar_file)
+    return build_calendar(settings, closures, JapaneseHolidays())
+
+
+async def _runtime_state(
+    settings: SchedulerSettings, cal: Calendar
+) -> tuple[Calendar, set[str], str | None]:
+    """Calendar with runtime closures, paused triggers; or an error text if NATS is away."""
+    try:
+        async with _connect(settings) as nc:
+            js = nc.jetstream()
+            closures = await (await ClosureStore.open(js)).closures()
+            state = await StateStore.open(js)
+            paused: set[str] = {
+                t.name for t in cal.triggers if await state.paused(t.name) is not None
+            }
+    except (NatsError, OSError, TimeoutError) as exc:
+        return cal, set(), f"{type(exc).__name__}: {exc}".strip(": ")
+    return cal.with_closures(closures), paused, None
+
+
+async def plan(args: argparse.Namespace) -> int:
+    settings = load_settings(SchedulerSettings)
+    try:
+        cal = _calendar(settings)
+    except SchedulerError as exc:
+        return _fail(str(exc))
+    error: str | None = "--offline"
+    paused: set[str] = set()
+    if not args.offline:
+        cal, paused, error = await _runtime_state(settings, cal)
+    first: date = args.start or SystemClock().now().astimezone(cal.tz).date()
+    start = datetime.combine(first, datetime.min.time(), tzinfo=cal.tz)
+    occs = occurrences(start, start + timedelta(days=args.days), cal)
+    rows = [PlanRow(o, paused=o.trigger in paused) for o in occs]
+    if args.json:
+        if error:
+            print(f"# runtime closures/pauses not included ({error})", file=sys.stderr)
+        print("\n".join(json_lines(rows, runtime_state=error is None)))
+        return 0
+    print("\n".join(table(rows, _notes(settings, first, args.days, error))))
+    return 0
+
+
+def _notes(settings: SchedulerSettings, first: date, days: int, error: str | None) -> list[str]:
+    last = first + timedelta(days=days - 1)
+    source = f"休館カレンダー {settings.scheduler_calendar_file}"
+    if error is None:
+        source += f" + 実行時の休館・一時停止 ({settings.nats_url})"
+    else:
+        source += f" のみ（実行時の休館・一時停止は未反映: {error}）"
+    return [
+        f"予定 {first.isoformat()}〜{last.isoformat()}（{days}日間, {settings.timezone}）",
+        source,
+        f"祝日の扱い: {settings.scheduler_holidays} / 休館日の日次処理: "
+        f"{settings.scheduler_daily_on_closed}",
+    ]
+
+
+async def fire(args: argparse.Namespace) -> int:
+    settings = load_settings(SchedulerSettings)
+    try:
+        cal = _calendar(settings)
+        spec = cal.trigger(args.trigger)
+        now = SystemClock().now()
+        async with _connect(settings) as nc:
+            js = nc.jetstream()
+            cal = cal.with_closures(await (await ClosureStore.open(js)).closures())
+            occ = (
+                occurrence_at(spec, args.at, cal)
+                if args.at
+                else latest_at_or_before(now, spec, cal)
+            )
+            if occ.suppressed_by and not args.force:
+                return _fail(
+                    f"{occ.id} is suspended ({occ.suppressed_by}); reopen the days or use --force"
+                )
+            event = fired_event(occ, now, forced=args.force)
+            stored = await ScheduleBus(js).publish(event)
+            if args.force:
+                record = ForcedRecord(
+                    occurrence_id=occ.id, event_id=event.event_id, at=now, by=_operator()
+                )
+                await (await StateStore.open(js)).record_forced(spec.name, record)
+    except SchedulerError as exc:
+        return _fail(str(exc))
+    except (NatsError, OSError, TimeoutError) as exc:
+        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+    state = ("forced" if args.force else "fired") if stored else "duplicate"
+    print(f"{state}\t{occ.id}\t{event.event_id}")
+    return 0
+
+
+async def pause(args: argparse.Namespace) -> int:
+    settings = load_settings(SchedulerSettings)
+    record = PauseRecord(paused_at=SystemClock().now(), by=_operator(), note=args.note)
+    try:
+        async with _connect(settings) as nc:
+            await (await StateStore.open(nc.jetstream())).pause(args.trigger, record)
+    except (NatsError, OSError, TimeoutError) as exc:
+        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+    print(f"paused\t{args.trigger}")
+    return 0
+
+
+async def resume(args: argparse.Namespace) -> int:
+    settings = load_settings(SchedulerSettings)
+    try:
+        async with _connect(settings) as nc:
+            was_paused = await (await StateStore.open(nc.jetstream())).resume(args.trigger)
+    except (NatsError, OSError, TimeoutError) as exc:
+        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+    print(f"{'resumed' if was_paused else 'not-paused'}\t{args.trigger}")
+    return 0
+
+
+async def close(args: argparse.Namespace) -> int:
+    settings = load_settings(SchedulerSettings)
+    if args.end < args.start:
+        return _fail(f"--to {args.end} is before --from {args.start}")
+    if not args.reason.strip():
+        return _fail("--reason must not be empty")
+    record = RuntimeClosure(
+        start=args.start,
+        end=args.end,
+        reason=args.reason.strip(),
+        added_at=SystemClock().now(),
+        by=_operator(),
+    )
+    try:
+        async with _connect(settings) as nc:
+            await (await ClosureStore.open(nc.jetstream())).add(record)
+    except (NatsError, OSError, TimeoutError) as exc:
+        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+    print(f"closed\t{args.start}\t{args.end}\t{record.reason}")
+    return 0
+
+
+async def reopen(args: argparse.Namespace) -> int:
+    settings = load_settings(SchedulerSettings)
+    try:
+        async with _connect(settings) as nc:
+            store = await ClosureStore.open(nc.jetstream())
+            removed = await store.remove(closure_key(args.start, args.end))
+    except (NatsError, OSError, TimeoutError) as exc:
+        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+    if not removed:
+        return _fail(
+            f"no runtime closure {args.start}..{args.end} (closures in "
+            f"{settings.scheduler_calendar_file} are changed by editing that file)"
+        )
+    print(f"reopened\t{args.start}\t{args.end}")
+    return 0

@@ -1,0 +1,260 @@
+"""The scheduler loop: lead (or stand by), handle due occurrences, sleep until the next.
+
+One tick, as leader, per trigger: read its state (``handled_through``), take the due
+occurrences ``handled_through < nominal <= now``, let the pure ``decide`` say what to do
+with each (fire, coalesce, skip, suspend, miss), publish, then move ``handled_through`` on
+with a compare-and-set. Publishing before the state write makes a crash between the two
+harmless: the next leader publishes again and the stream drops the duplicate (same
+Nats-Msg-Id, 8-day window). Every publish is preceded by a lease renewal (fencing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from nats.errors import Error as NatsError
+
+from shared.clock import Clock
+from shared.contracts.base import Event
+
+from .calendar import (
+    Calendar,
+    Fire,
+    Miss,
+    Skip,
+    Suspend,
+    TriggerSpec,
+    decide,
+    due,
+    fired_event,
+    missed_event,
+    next_fire,
+    suspended_event,
+)
+from .calendar.catchup import Action
+from .errors import LeaseLost, StateConflict
+from .lease import Lease
+from .metrics import SchedulerMetrics
+from .records import Outcome, TriggerState
+from .store import ClosureStore, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class Bus(Protocol):
+    async def publish(self, event: Event) -> bool: ...
+    async def last_fired(self, trigger: str) -> str | None: ...
+
+
+@dataclass
+class _Cached:
+    state: TriggerState
+    revision: int
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        calendar: Calendar,
+        state: StateStore,
+        closures: ClosureStore,
+        lease: Lease,
+        bus: Bus,
+        clock: Clock,
+        metrics: SchedulerMetrics,
+        renew_interval: float = 3.0,
+    ) -> None:
+        self.calendar = calendar
+        self._state = state
+        self._closures = closures
+        self.lease = lease
+        self._bus = bus
+        self._clock = clock
+        self._metrics = metrics
+        self._renew = renew_interval
+        self._cache: dict[str, _Cached] = {}
+        self.started = False
+
+    @property
+    def leading(self) -> bool:
+        return self.lease.held
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: lead or stand by. On a graceful stop the lease is released;
+        a cancelled (crashed) replica keeps it until it expires."""
+        self.started = True
+        while not stop.is_set():
+            await self._step()
+            await self._wait(stop)
+        await self.lease.release()
+        self._metrics.leader.set(0)
+
+    async def _step(self) -> None:
+        try:
+            if await self._lead():
+                await self.tick()
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("scheduler.step_down", extra={"cause": type(exc).__name__})
+            self._step_down()
+        except (NatsError, TimeoutError) as exc:
+            # Nothing was recorded as handled: the next tick retries the same occurrences.
+            log.warning("scheduler.tick_failed", extra={"error": type(exc).__name__})
+
+    async def _lead(self) -> bool:
+        if self.lease.held:
+            if await self.lease.renew():
+                return True
+            self._step_down()
+            return False
+        if await self.lease.try_acquire(self._clock.now()):
+            self._cache.clear()  # another leader may have moved the state on
+            self._metrics.leader.set(1)
+            return True
+        return False
+
+    def _step_down(self) -> None:
+        self.lease.revision = None
+        self._cache.clear()
+        self._metrics.leader.set(0)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Until the next occurrence (on the service clock), ``stop``, or the renewal time."""
+        waits: list[Coroutine[Any, Any, Any]] = [stop.wait()]
+        upcoming = next_fire(self._clock.now(), self.calendar) if self.leading else None
+        if upcoming is not None:
+            waits.append(self._clock.sleep_until(upcoming.nominal))
+        tasks = [asyncio.ensure_future(w) for w in waits]
+        try:
+            await asyncio.wait(tasks, timeout=self._renew, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def tick(self) -> None:
+        """Handle every due occurrence of every trigger (as leader)."""
+        now = self._clock.now()
+        pending: list[tuple[TriggerSpec, _Cached]] = []
+        for spec in self.calendar.triggers:
+            cached = await self._load(spec, now)
+            if due(spec, cached.state.handled_through, now, self.calendar):
+                pending.append((spec, cached))
+        if not pending:
+            return
+        calendar = self.calendar.with_closures(await self._closures.closures())
+        for spec, cached in pending:
+            await self._handle(spec, cached, calendar, now)
+
+    async def _load(self, spec: TriggerSpec, now: datetime) -> _Cached:
+        cached = self._cache.get(spec.name)
+        if cached is not None:
+            return cached
+        found = await self._state.get(spec.name)
+        if found is not None:
+            cached = _Cached(*found)
+        else:
+            # First start: nothing in the past is fired (use `schedule fire` for that).
+            state = self._new_state(now, None, "init")
+            cached = _Cached(state, await self._state.save(spec.name, state, last=None))
+            log.info("scheduler.state_initialised", extra={"trigger": spec.name})
+        self._cache[spec.name] = cached
+        return cached
+
+    def _new_state(self, through: datetime, last: str | None, outcome: Outcome) -> TriggerState:
+        return TriggerState(
+            handled_through=through,
+            last_occurrence=last,
+            last_outcome=outcome,
+            by=self.lease.holder,
+            lease_revision=self.lease.revision or 0,
+            updated_at=self._clock.now(),
+        )
+
+    async def _handle(
+        self, spec: TriggerSpec, cached: _Cached, calendar: Calendar, now: datetime
+    ) -> None:
+        occs = due(spec, cached.state.handled_through, now, calendar)
+        paused = await self._state.paused(spec.name) is not None
+        outcome: Outcome = "skipped"
+        for action in decide(occs, now, spec, paused=paused):
+            outcome = await self._execute(action, now)
+        state = self._new_state(occs[-1].nominal, occs[-1].id, outcome)
+        revision = await self._state.save(spec.name, state, last=cached.revision)
+        self._cache[spec.name] = _Cached(state, revision)
+
+    async def _execute(self, action: Action, now: datetime) -> Outcome:
+        if isinstance(action, Fire):
+            return await self._fire(action, now)
+        if isinstance(action, Miss):
+            return await self._miss(action, now)
+        if isinstance(action, Suspend):
+            return await self._suspend(action, now)
+        return self._skip(action)
+
+    async def _fire(self, action: Fire, now: datetime) -> Outcome:
+        occ = action.occurrence
+        await self.lease.fence()
+        stored = await self._bus.publish(fired_event(occ, now, coalesced=action.coalesced))
+        self._metrics.fired.labels(occ.trigger).inc()
+        if action.coalesced:
+            self._metrics.coalesced.labels(occ.trigger).inc(action.coalesced)
+        log.info(
+            "scheduler.fired" if stored else "scheduler.fired_duplicate",
+            extra={
+                "trigger": occ.trigger,
+                "occurrence": occ.id,
+                "coalesced": action.coalesced,
+                "late_s": int(action.late / timedelta(seconds=1)),
+            },
+        )
+        return "fired"
+
+    async def _miss(self, action: Miss, now: datetime) -> Outcome:
+        occ = action.occurrence
+        await self.lease.fence()
+        if await self._bus.last_fired(occ.trigger) == occ.id:
+            # Fired by a leader that died before recording it: not missed.
+            log.info("scheduler.already_fired", extra={"occurrence": occ.id})
+            return "fired"
+        await self._bus.publish(missed_event(occ, now, action.reason))
+        self._metrics.missed.labels(occ.trigger).inc()
+        log.warning(
+            "scheduler.missed",
+            extra={"trigger": occ.trigger, "occurrence": occ.id, "reason": action.reason},
+        )
+        return "missed"
+
+    async def _suspend(self, action: Suspend, now: datetime) -> Outcome:
+        occ = action.occurrence
+        await self.lease.fence()
+        stored = await self._bus.publish(suspended_event(occ, now, action.reason))
+        self._metrics.skipped.labels(occ.trigger, "suspended").inc()
+        log.info(
+            "scheduler.suspended",
+            extra={
+                "trigger": occ.trigger,
+                "occurrence": occ.id,
+                "reason": action.reason,
+                "reported": stored,
+            },
+        )
+        return "suspended"
+
+    def _skip(self, action: Skip) -> Outcome:
+        occ = action.occurrence
+        if action.reason != "coalesced":
+            self._metrics.skipped.labels(occ.trigger, action.reason).inc()
+        log.info(
+            "scheduler.skipped",
+            extra={"trigger": occ.trigger, "occurrence": occ.id, "reason": action.reason},
+        )
+        return "skipped"

@@ -1,0 +1,74 @@
+"""Values kept in the scheduler's KV buckets (JSON, validated when read)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from .calendar.model import Closure
+
+Outcome = Literal["init", "fired", "missed", "suspended", "skipped"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TriggerState(_Record):
+    """``schedule_state["trigger.<name>"]``: how far the trigger's occurrences are handled."""
+
+    handled_through: AwareDatetime = Field(
+        description="Every occurrence with a nominal time up to this one has been handled."
+    )
+    last_occurrence: str | None = Field(None, description="Occurrence id handled last.")
+    last_outcome: Outcome = "init"
+    by: str = Field(description="Replica that wrote this state.")
+    lease_revision: int = Field(0, ge=0, description="Lease revision (fencing token) it held.")
+    updated_at: AwareDatetime
+
+
+class PauseRecord(_Record):
+    """``schedule_state["pause.<name>"]``: present while the trigger is paused."""
+
+    paused_at: AwareDatetime
+    by: str
+    note: str = ""
+
+
+class ForcedRecord(_Record):
+    """``schedule_state["forced.<name>"]``: the last deliberate re-run (``fire --force``)."""
+
+    occurrence_id: str
+    event_id: str
+    at: AwareDatetime
+    by: str
+
+
+class LeaseRecord(_Record):
+    """``schedule_lease["leader"]``: who leads (the entry expires 10 s after its last write)."""
+
+    holder: str
+    acquired_at: AwareDatetime
+
+
+class RuntimeClosure(_Record):
+    """``schedule_closures["closure.<from>.<to>"]``: a closure added with ``schedule close``."""
+
+    start: date
+    end: date
+    reason: str = Field(min_length=1, max_length=200)
+    added_at: AwareDatetime
+    by: str
+
+    @property
+    def key(self) -> str:
+        return closure_key(self.start, self.end)
+
+    def closure(self) -> Closure:
+        return Closure(self.start, self.end, self.reason, "runtime")
+
+
+def closure_key(start: date, end: date) -> str:
+    return f"closure.{start.isoformat()}.{end.isoformat()}"

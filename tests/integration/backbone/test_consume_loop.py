@@ -1,0 +1,152 @@
+"""The one consume loop: every message gets an explicit outcome, on a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from nats.js import JetStreamContext
+
+from shared.bus.consume import Consumer, ConsumerSpec, Delivery, Reject, Retry
+from shared.bus.publish import publish
+from shared.contracts import DeadLetter, LoanReturned
+from shared.runtime.metrics import Metrics
+from tests.support.nats import stream_messages, wait_for
+
+SPEC = ConsumerSpec(
+    stream="ILS",
+    durable="test-returned",
+    filter_subjects=("ils.loan.returned",),
+    max_deliver=3,
+    retry_delays=(0.05,),
+    fetch_timeout=0.2,
+)
+
+
+def _returned(loan_id: str = "L1") -> LoanReturned:
+    now = datetime.now(timezone.utc)
+    return LoanReturned(occurred_at=now, patron_id="P1", loan_id=loan_id, returned_at=now)
+
+
+async def _run(
+    js: JetStreamContext, handler: Callable[[Any, Delivery], Awaitable[None]]
+) -> tuple[asyncio.Event, asyncio.Task[None], Metrics]:
+    stop = asyncio.Event()
+    metrics = Metrics("test")
+    consumer: Consumer[Any] = Consumer(js, SPEC, handler, service="test", metrics=metrics)
+    return stop, asyncio.create_task(consumer.run(stop)), metrics
+
+
+async def _dead_letters(js: JetStreamContext) -> list[DeadLetter]:
+    return [DeadLetter.model_validate_json(m.data) for m in await stream_messages(js, "DEADLETTER")]  # type: ignore[attr-defined]
+
+
+async def test_an_invalid_event_is_dead_lettered_with_the_field_named(js: JetStreamContext) -> None:
+    handled: list[object] = []
+
+    async def handler(event: object, _: Delivery) -> None:
+        handled.append(event)
+
+    stop, task, _ = await _run(js, handler)
+    bad = {"event_id": "bad-000001", "occurred_at": "2026-12-01T10:00:00+09:00", "patron_id": "P1"}
+    await js.publish("ils.loan.returned", json.dumps(bad).encode())
+
+    async def lettered() -> bool:
+        return len(await _dead_letters(js)) == 1
+
+    await wait_for(lettered)
+    stop.set()
+    await task
+    [letter] = await _dead_letters(js)
+    assert handled == []
+    assert letter.original_subject == "ils.loan.returned"
+    assert letter.reason == "payload failed validation"
+    assert "loan_id: Field required" in letter.errors
+    assert json.loads(letter.payload()) == bad
+
+
+async def test_a_rejected_event_is_dead_lettered_once_with_the_reason(js: JetStreamContext) -> None:
+    async def handler(event: LoanReturned, _: Delivery) -> None:
+        raise Reject("loan unknown to the mailer", errors=[f"loan_id: {event.loan_id}"])
+
+    stop, task, metrics = await _run(js, handler)
+    await publish(js, _returned("L-404"))
+
+    async def lettered() -> bool:
+        return len(await _dead_letters(js)) == 1
+
+    await wait_for(lettered)
+    stop.set()
+    await task
+    [letter] = await _dead_letters(js)
+    assert letter.reason == "loan unknown to the mailer"
+    assert letter.errors == ["loan_id: L-404"]
+    assert metrics.consumed.labels(consumer=SPEC.durable, outcome="dead_letter")._value.get() == 1
+
+
+async def test_retries_are_bounded_and_end_in_a_dead_letter(js: JetStreamContext) -> None:
+    deliveries: list[int] = []
+
+    async def handler(_: LoanReturned, delivery: Delivery) -> None:
+        deliveries.append(delivery.num_delivered)
+        raise Retry("SMTP relay unavailable")
+
+    stop, task, _ = await _run(js, handler)
+    await publish(js, _returned())
+
+    async def lettered() -> bool:
+        return len(await _dead_letters(js)) == 1
+
+    await wait_for(lettered)
+    stop.set()
+    await task
+    assert deliveries == [1, 2, 3]
+    [letter] = await _dead_letters(js)
+    assert letter.reason == "gave up after 3 deliveries: SMTP relay unavailable"
+
+
+async def test_an_unexpected_error_is_retried_not_acked(js: JetStreamContext) -> None:
+    calls: list[int] = []
+
+    async def handler(_: LoanReturned, delivery: Delivery) -> None:
+        calls.append(delivery.num_delivered)
+        if delivery.num_delivered == 1:
+            raise RuntimeError("bug")
+
+    stop, task, _ = await _run(js, handler)
+    await publish(js, _returned())
+    await wait_for(lambda: calls == [1, 2])
+    stop.set()
+    await task
+    assert await _dead_letters(js) == []
+
+
+async def test_publishing_the_same_event_twice_stores_it_once(js: JetStreamContext) -> None:
+    event = _returned()
+    first = await publish(js, event)
+    second = await publish(js, event)
+    assert second.duplicate and second.seq == first.seq
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xfe not json", b"[]"])
+async def test_undecodable_bytes_are_kept_in_the_dead_letter(
+    js: JetStreamContext, payload: bytes
+) -> None:
+    async def handler(_: object, __: Delivery) -> None:
+        raise AssertionError("must not be called")
+
+    stop, task, _ = await _run(js, handler)
+    await js.publish("ils.loan.returned", payload)
+
+    async def lettered() -> bool:
+        return len(await _dead_letters(js)) == 1
+
+    await wait_for(lettered)
+    stop.set()
+    await task
+    [letter] = await _dead_letters(js)
+    assert letter.payload() == payload

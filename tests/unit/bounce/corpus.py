@@ -1,0 +1,84 @@
+"""Shared access to the labelled sisimai corpus (../shared/corpus/sisimai)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from services.bounce.classifier import Category, Classification, classify
+
+REPO = Path(__file__).resolve().parents[3]
+CORPUS = (REPO / ".." / "shared" / "corpus" / "sisimai").resolve()
+EML = CORPUS / "eml"
+
+JP_CARRIER_DIRS = ("lhost-ezweb", "lhost-kddi", "rhost-kddi", "rhost-nttdocomo", "lhost-biglobe")
+JP_CARRIER_DOMAINS = ("docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp")
+
+
+@dataclass(frozen=True)
+class Label:
+    path: str
+    recipient: str
+    reason: str
+    category: str
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.path}#{self.recipient or '-'}"
+
+    @property
+    def is_jp_carrier(self) -> bool:
+        folder = self.path.split("/")[0]
+        domain = self.recipient.rpartition("@")[2].lower()
+        in_dir = folder in JP_CARRIER_DIRS or any(d in self.path for d in JP_CARRIER_DIRS)
+        return in_dir or any(domain == d or domain.endswith("." + d) for d in JP_CARRIER_DOMAINS)
+
+
+def available() -> bool:
+    return (CORPUS / "labels.tsv").is_file()
+
+
+@cache
+def labels() -> tuple[Label, ...]:
+    with (CORPUS / "labels.tsv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return tuple(
+        Label(r["path"], r["recipient"], r["sisimai_reason"], r["category"]) for r in rows
+    )
+
+
+@cache
+def result(path: str) -> Classification:
+    return classify((EML / path).read_bytes())
+
+
+def answer(label: Label) -> tuple[str, str]:
+    """(category, underlying category) our classifier gives for a labelled row.
+
+    Matches the recipient like tools/score-bounces does: the same address, else the first.
+    """
+    res = result(label.path)
+    if not res.is_bounce or not res.recipients:
+        return (Category.NOT_A_BOUNCE.value, "")
+    want = label.recipient.lower()
+    same = [r for r in res.recipients if r.recipient == want] or list(res.recipients)
+    if label.category == Category.NOT_A_BOUNCE.value:
+        return (same[0].category.value, "")
+    return (same[0].category.value, same[0].evidence.underlying_category)
+
+
+def agrees(label: Label) -> bool:
+    """Same category, or a forwarding failure whose underlying cause is the label.
+
+    sisimai (the label source) has no forwarding reason, so a detected forward/loop with
+    the labelled underlying cause is the intended answer, not a miss.
+    """
+    got, underlying = answer(label)
+    if got == label.category:
+        return True
+    return got == Category.FORWARDING_FAILURE.value and label.category in (
+        underlying,
+        Category.TRANSIENT.value if label.reason == "networkerror" else "",
+    )

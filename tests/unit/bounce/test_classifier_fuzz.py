@@ -1,0 +1,56 @@
+"""Fuzz: mutated corpus messages never make ``classify`` raise or invent categories."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.bounce.classifier import Category, classify
+from tests.unit.bounce import corpus
+
+pytestmark = pytest.mark.skipif(not corpus.available(), reason="shared sisimai corpus absent")
+
+VALID = set(Category)
+
+
+@cache
+def _samples() -> tuple[bytes, ...]:
+    paths = sorted(corpus.EML.rglob("*.eml")) if corpus.available() else []
+    return tuple(Path(p).read_bytes()[:64 * 1024] for p in paths[::4]) or (b"",)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    samples = _samples()
+    raw = bytearray(samples[draw(st.integers(0, len(samples) - 1))])
+    for _ in range(draw(st.integers(0, 8))):
+        if raw:
+            raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    if raw and draw(st.booleans()):
+        raw = raw[: draw(st.integers(0, len(raw)))]
+    ending = draw(st.sampled_from([b"\n", b"\r\n", b"\r", b"\n\r"]))
+    return bytes(raw).replace(b"\r\n", b"\n").replace(b"\n", ending)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_classify_never_raises_on_mutated_bounces(raw: bytes) -> None:
+    res = classify(raw)
+    assert res.detector != "internal-error", "a bug was hidden by the safety net"
+    for r in res.recipients:
+        assert r.category in VALID
+        assert isinstance(r.recipient, str)
+    if not res.is_bounce:
+        assert not res.recipients or all(r.category in VALID for r in res.recipients)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=4096))
+def test_classify_never_raises_on_random_bytes(raw: bytes) -> None:
+    res = classify(raw)
+    assert res.detector != "internal-error", "a bug was hidden by the safety net"
+    assert all(r.category in VALID for r in res.recipients)

@@ -1,0 +1,1 @@
+"""Developer tools: the local cluster (`make run`), the ILS simulator, the outbox viewer."""

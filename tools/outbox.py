@@ -1,0 +1,72 @@
+"""The local SMTP server of `make run`: stores every accepted mail in a Maildir.
+
+``python -m tools.outbox`` lists the mails in ``var/outbox`` with decoded headers;
+``python -m tools.outbox --show N`` prints one whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+OUTBOX = Path("var/outbox")
+
+
+class MaildirHandler:
+    """Delivers each accepted message into a Maildir, with the envelope as headers."""
+
+    def __init__(self, path: Path) -> None:
+        self._box = mailbox.Maildir(path, create=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        head = f"X-Envelope-From: {envelope.mail_from}\r\n".encode()
+        head += b"".join(f"X-Envelope-To: {r}\r\n".encode() for r in envelope.rcpt_tos)
+        self._box.add(head + bytes(envelope.content))
+        return "250 2.0.0 Ok: stored"
+
+
+def start_outbox(path: Path, port: int) -> Controller:
+    controller = Controller(MaildirHandler(path), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+def _messages(path: Path) -> list[EmailMessage]:
+    box = mailbox.Maildir(path, create=False)
+    found = []
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        found.append(msg)
+    return sorted(found, key=lambda m: str(m["Date"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", type=Path, default=OUTBOX)
+    parser.add_argument("--show", type=int, help="print mail number N in full")
+    args = parser.parse_args()
+    messages = _messages(args.dir)
+    if args.show is not None:
+        msg = messages[args.show - 1]
+        for name in ("From", "To", "Subject", "Date", "Message-ID"):
+            print(f"{name}: {msg[name]}")
+        print()
+        body = msg.get_body(("plain",))
+        print(body.get_content() if body is not None else "")
+        return
+    for n, msg in enumerate(messages, 1):
+        print(f"{n:3d}  {msg['Date']}  {msg['To']}  {msg['Subject']}")
+    print(f"{len(messages)} mail(s) in {args.dir}")
+
+
+if __name__ == "__main__":
+    main()
