@@ -18,8 +18,9 @@ help: ## list the targets
 $(STAMP): pyproject.toml uv.lock
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
 	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv
-	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 	@touch $@
 
 venv: $(STAMP) ## create .venv with the locked dependencies
@@ -72,7 +73,7 @@ bench: venv system-deps ## run the benchmarks (figures go to docs/benchmarks.md 
 	@$(PY) bench/mailer_throughput.py
 
 k8s-validate: venv ## validate deploy/k8s manifests offline
-	@$(PY) -m pip install --quiet kubernetes-validate
+	@$(UV) pip install --quiet --python $(PY) kubernetes-validate
 	@$(VENV)/bin/kubernetes-validate --strict -k 1.37.0 deploy/k8s/*.yaml
 
 clean: ## remove the venv and local cluster data

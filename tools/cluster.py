@@ -34,7 +34,7 @@ from tools.localservers import (
 from tools.outbox import start_outbox
 
 ROOT = Path(__file__).resolve().parents[1]
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("OTAYORI_DEMO_VAR", ROOT / "var")).resolve()
 SERVICES = ("scheduler", "mailer", "bounce")
 
 

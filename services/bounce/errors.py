@@ -61,3 +61,14 @@ class StaffApiError(BounceError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class SinkFailed(BounceError):
+    """Handling a fetched message failed (e.g. NATS unavailable): it stays in the inbox."""
+
+    code = "sink_failed"
+
+    def __init__(self, uid: int, cause: BaseException) -> None:
+        super().__init__(f"message uid {uid} not handled: {type(cause).__name__}")
+        self.uid = uid
+        self.cause_name = type(cause).__name__

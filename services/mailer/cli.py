@@ -22,7 +22,7 @@ from services.mailer.compose import (
     Envelope,
     compose,
 )
-from services.mailer.compose.dates import JST
+from services.mailer.compose.dates import JST, jst_date
 from services.mailer.compose.preview import batch_window_for, decoded_text
 from services.mailer.errors import InvalidAddress, MailerError, PreviewInputError
 from shared.contracts.base import Event
@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
         "--to", help=f"recipient (default: the event's email; {PREVIEW_STAFF_TO} for the digest)"
     )
     parser.add_argument("--from-addr", default=PREVIEW_FROM, help="From address")
+    parser.add_argument(
+        "--at",
+        type=_aware_datetime,
+        help="the mail's date, e.g. 2026-12-05T09:00:00+09:00 (default: now)",
+    )
     parser.set_defaults(func=preview_command)
 
 
@@ -110,7 +115,7 @@ def _read(file: str) -> str:
 
 def _compose(args: argparse.Namespace, events: Sequence[Event]) -> bytes:
     kind: MailKind = args.kind
-    now = datetime.now(JST)
+    now: datetime = args.at or datetime.now(JST)
     to = args.to or (PREVIEW_STAFF_TO if kind == "bounce_digest" else _email_of(events[0]))
     first = events[0]
     batch = batch_window_for(first.batch_thursday) if isinstance(first, LoanOnlineIssued) else None
@@ -124,9 +129,21 @@ def _compose(args: argparse.Namespace, events: Sequence[Event]) -> bytes:
     )
     domains = frozenset({to.rpartition("@")[2]}) if args.iso2022jp else frozenset()
     mail = compose(
-        kind, events, batch=batch, run_date=now.date(), envelope=envelope, iso2022jp_domains=domains
+        kind,
+        events,
+        batch=batch,
+        run_date=jst_date(now),
+        envelope=envelope,
+        iso2022jp_domains=domains,
     )
     return mail.data
+
+
+def _aware_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a UTC offset, e.g. 2026-12-05T09:00:00+09:00")
+    return value
 
 
 def _email_of(event: Event) -> str:

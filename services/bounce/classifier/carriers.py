@@ -82,9 +82,8 @@ def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
     """Microsoft and Google codes whose text misleads the generic rules."""
     domain, mta = _hosts(ctx)
     text = ctx.diagnostic
-    if _is(domain, _MICROSOFT) or _is(mta, _MICROSOFT):
-        if _MS_BANNED.search(text):
-            return ("microsoft-banned-ip", Category.DOMAIN_REJECTION)
+    if (_is(domain, _MICROSOFT) or _is(mta, _MICROSOFT)) and _MS_BANNED.search(text):
+        return ("microsoft-banned-ip", Category.DOMAIN_REJECTION)
     if _MS_DBEB.search(text):
         return ("microsoft-dbeb-unknown-recipient", Category.BAD_ADDRESS)
     groups = _is(domain, ("googlegroups.com",)) and not ctx.status.startswith("5.1")

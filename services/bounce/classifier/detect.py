@@ -27,8 +27,9 @@ _BOUNCE_SUBJECT = re.compile(
     r"|エラー|不達|配信|送信できません"
 )
 _BOUNCE_TEXT = re.compile(
-    r"(?i)could not be delivered|undeliverable|delivery (?:has )?failed|permanent(?:ly)? (?:fatal )?"
-    r"error|not be delivered|user unknown|unknown user|no such user|delivery to the following"
+    r"(?i)could not be delivered|undeliverable|delivery (?:has )?failed"
+    r"|permanent(?:ly)? (?:fatal )?error|not be delivered|user unknown|unknown user"
+    r"|no such user|delivery to the following"
     r"|error:|message could not|rejected|does not exist|returned|failed"
 )
 _AUTO_SUBJECT = re.compile(

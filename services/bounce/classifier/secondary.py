@@ -115,7 +115,7 @@ MAILER_ERROR = Rule(
     UNK,
     _rx(
         r"procmail|maildrop|command (?:failed|died|output)|mailer error|pipe to \|",
-        r"x-unix;|\bexit \d+|unknown mailer error",
+        r"x-unix;|exit \d+|unknown mailer error",
     ),
     why="recipient-side delivery program failed: staff review",
 )

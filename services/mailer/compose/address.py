@@ -101,9 +101,7 @@ def _split(address: str, raw: str) -> tuple[str, str]:
 
 def _check_lengths(address: str, local: str, raw: str) -> None:
     if len(local) > MAX_LOCAL:
-        raise _fail(
-            "local_part_too_long", f"「@」の前が長すぎます（{MAX_LOCAL}文字まで）。", raw
-        )
+        raise _fail("local_part_too_long", f"「@」の前が長すぎます（{MAX_LOCAL}文字まで）。", raw)
     if len(address) > MAX_TOTAL:
         raise _fail("too_long", f"メールアドレスが長すぎます（{MAX_TOTAL}文字まで）。", raw)
 

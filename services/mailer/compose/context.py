@@ -31,6 +31,7 @@ from shared.contracts.schedule import BatchWindow
 from shared.libraries import library
 
 E = TypeVar("E", bound=Event)
+V = TypeVar("V")
 Context = dict[str, object]
 
 EVENT_TYPES: dict[MailKind, type[Event]] = {
@@ -88,7 +89,9 @@ def build_context(
         digest = _ordered(events, BounceDigest)[-1]
         return {**base, **digest_context(digest, given.run_date)}, "ja"
     patron_events = _ordered(events, expected)
-    patron_id = _same(kind, "patron_id", patron_events, lambda e: getattr(e, "patron_id", None))
+    patron_id: object = _same(
+        kind, "patron_id", patron_events, lambda e: getattr(e, "patron_id", None)
+    )
     language: Language = getattr(patron_events[-1], "language", "ja")
     body = _BUILDERS[kind](patron_events, given)
     return {**base, "patron_id": patron_id, **body}, language
@@ -99,7 +102,7 @@ def _ordered(events: Sequence[Event], cls: type[E]) -> list[E]:
     return sorted(typed, key=lambda e: (e.occurred_at, e.event_id))
 
 
-def _same(kind: str, field: str, events: Sequence[E], get: Callable[[E], object]) -> object:
+def _same(kind: str, field: str, events: Sequence[E], get: Callable[[E], V]) -> V:
     values = {get(e) for e in events}
     if len(values) != 1:
         raise ComposeError(f"{kind}: events disagree on {field}", kind=kind, field=field)
@@ -128,7 +131,6 @@ def _online_loan(events: Sequence[Event], given: MailInput) -> Context:
     for event in loans:
         for item in event.items:
             seen.setdefault(item.loan_id, LoanLine(_clean(item.title), item.due_date))
-    assert isinstance(library_no, int)
     return {
         "library_name": library(library_no).name,
         "pickup_start": batch.pickup_start,

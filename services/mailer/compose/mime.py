@@ -73,11 +73,10 @@ def build_message(mail: RenderedMail, envelope: Envelope, charset: Charset) -> b
         name = Header(envelope.from_name, "iso-2022-jp", header_name="From").encode()
         msg.set_raw("From", f"{name}\n <{envelope.from_addr}>")
         msg["To"] = envelope.to
-        msg.set_raw("Subject", Header(mail.subject, "iso-2022-jp", header_name="Subject").encode())
     else:
         msg["From"] = Address(display_name=envelope.from_name, addr_spec=envelope.from_addr)
         msg["To"] = envelope.to
-        msg["Subject"] = mail.subject
+    msg.set_raw("Subject", encoded_header("Subject", mail.subject, charset))
     msg["Date"] = format_datetime(envelope.date.astimezone(JST))
     msg["Message-ID"] = envelope.message_id
     if envelope.reply_to is not None:
@@ -87,6 +86,17 @@ def build_message(mail: RenderedMail, envelope: Envelope, charset: Charset) -> b
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
     msg["X-Auto-Response-Suppress"] = "All"  # the same, for Exchange/Outlook
     return msg.as_bytes()
+
+
+def encoded_header(name: str, value: str, charset: Charset) -> str:
+    """``value`` folded to 78 columns: plain ASCII when it is, RFC 2047 words otherwise.
+
+    (The stdlib's own folder moves a long ASCII subject whole onto a continuation line,
+    which reads back with a leading space; ``Header`` folds at the spaces instead.)
+    """
+    if value.isascii() and all(len(word) <= 60 for word in value.split()):
+        return Header(value, "us-ascii", header_name=name).encode()
+    return Header(value, charset, header_name=name).encode()
 
 
 def wrap_for_7bit(text: str) -> str:

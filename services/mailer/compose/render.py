@@ -35,7 +35,9 @@ from shared.contracts.mail import MailKind
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "mail"
 
 
-def render(kind: MailKind, context: Mapping[str, object], language: Language = "ja") -> RenderedMail:
+def render(
+    kind: MailKind, context: Mapping[str, object], language: Language = "ja"
+) -> RenderedMail:
     """The subject (one line, stripped) and body (ending in one newline) of a mail."""
     prefix = "" if language == "ja" else f"{language}/"
     env = environment()

@@ -51,7 +51,11 @@ def test_a_naive_timestamp_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("batch_thursday", "2026-12-04", "batch_thursday: Value error, 2026-12-04 is not a Thursday"),
+        (
+            "batch_thursday",
+            "2026-12-04",
+            "batch_thursday: Value error, 2026-12-04 is not a Thursday",
+        ),
         ("pickup_library_no", 60, "pickup_library_no: Input should be less than or equal to 59"),
         ("items", [], "items: List should have at least 1 item after validation, not 0"),
         ("schema_version", 2, "schema_version: Input should be 1"),

@@ -44,9 +44,7 @@ def available() -> bool:
 def labels() -> tuple[Label, ...]:
     with (CORPUS / "labels.tsv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    return tuple(
-        Label(r["path"], r["recipient"], r["sisimai_reason"], r["category"]) for r in rows
-    )
+    return tuple(Label(r["path"], r["recipient"], r["sisimai_reason"], r["category"]) for r in rows)
 
 
 @cache

@@ -20,7 +20,7 @@ VALID = set(Category)
 @cache
 def _samples() -> tuple[bytes, ...]:
     paths = sorted(corpus.EML.rglob("*.eml")) if corpus.available() else []
-    return tuple(Path(p).read_bytes()[:64 * 1024] for p in paths[::4]) or (b"",)
+    return tuple(Path(p).read_bytes()[: 64 * 1024] for p in paths[::4]) or (b"",)
 
 
 @st.composite

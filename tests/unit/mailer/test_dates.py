@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -37,7 +37,7 @@ def test_english_dates() -> None:
 
 
 def test_jst_date_of_a_utc_evening_is_the_next_day() -> None:
-    assert jst_date(datetime(2026, 12, 5, 16, 0, tzinfo=timezone.utc)) == date(2026, 12, 6)
+    assert jst_date(datetime(2026, 12, 5, 16, 0, tzinfo=UTC)) == date(2026, 12, 6)
     with pytest.raises(ValueError):
         jst_date(datetime(2026, 12, 5, 16, 0))
 

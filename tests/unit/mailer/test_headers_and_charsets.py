@@ -94,7 +94,9 @@ def test_a_none_value_raises_instead_of_printing_none() -> None:
         render("hold_ready", {**context, "items": [{"title": None, "pickup_deadline": RUN_DATE}]})
 
 
-@pytest.mark.parametrize("to", ["taro..hanako.@docomo.ne.jp", "jiro@ezweb.ne.jp", "a@x.docomo.ne.jp"])
+@pytest.mark.parametrize(
+    "to", ["taro..hanako.@docomo.ne.jp", "jiro@ezweb.ne.jp", "a@x.docomo.ne.jp"]
+)
 def test_listed_domains_and_their_subdomains_get_iso_2022_jp(to: str) -> None:
     mail = _loan_mail(envelope(to), iso2022jp_domains=JIS_DOMAINS)
     msg = parse(mail)

@@ -14,6 +14,7 @@ import pytest
 from services.mailer import cli as mailer_cli
 from tests.unit.mailer.builders import FIXTURES
 
+AT = "2026-12-05T09:00:00+09:00"
 CASES = [
     ("online_loan", "ils.loan.online_issued.json", "12月6日(日)から12月13日(日)まで"),
     ("hold_ready", "ils.hold.ready.json", "受取期限日：12月15日(火)"),
@@ -27,7 +28,7 @@ CASES = [
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="otayori")
     mailer_cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = parser.parse_args([*argv, "--at", AT])
     return int(args.func(args))
 
 
@@ -40,13 +41,15 @@ def test_preview_prints_decoded_headers_and_body(
     headers, _, body = out.partition("\n\n")
     assert "From: オンライン貸出サービス担当 <noreply@plib.pref.aomori.lg.jp>" in headers
     assert "Subject: 【" in headers
-    assert "+0900" in headers
+    assert "Date: Sat, 05 Dec 2026 09:00:00 +0900" in headers
     assert says in body
     assert "=?utf-8?" not in out
 
 
 def test_preview_raw_prints_the_wire_bytes(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    assert run(["preview", "online_loan", str(FIXTURES / "ils.loan.online_issued.json"), "--raw"]) == 0
+    assert (
+        run(["preview", "online_loan", str(FIXTURES / "ils.loan.online_issued.json"), "--raw"]) == 0
+    )
     data = capsysbinary.readouterr().out
     assert data.isascii() and b"\r\n" in data
     msg = email.message_from_bytes(data, policy=email.policy.default)
@@ -119,6 +122,14 @@ def test_the_otayori_console_script_has_the_preview_command(
     from otayori import cli
 
     with pytest.raises(SystemExit) as exited:
-        cli.main(["preview", "hold_ready", str(FIXTURES / "ils.hold.ready.json")])
+        cli.main(["preview", "hold_ready", str(FIXTURES / "ils.hold.ready.json"), "--at", AT])
     assert exited.value.code == 0
     assert "予約資料のご用意ができました" in capsys.readouterr().out
+
+
+def test_a_naive_at_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="otayori")
+    mailer_cli.register(parser.add_subparsers(dest="command", required=True))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["preview", "hold_ready", "x.json", "--at", "2026-12-05T09:00:00"])
+    assert "UTC offset" in capsys.readouterr().err

@@ -22,9 +22,3 @@ def test_japanese_templates_exist(kind: str, part: str) -> None:
 @pytest.mark.parametrize("part", ["subject", "body"])
 def test_english_templates_exist(kind: str, part: str) -> None:
     assert (TEMPLATE_DIR / "en" / f"{kind}.{part}.txt").is_file()
-
-
-def test_subject_templates_are_one_line() -> None:
-    for path in TEMPLATE_DIR.rglob("*.subject.txt"):
-        lines = [line for line in path.read_text("utf-8").splitlines() if "{%" not in line]
-        assert len(lines) == 1, path.name

@@ -1,0 +1,1 @@
+"""Reading the bounce mailbox over IMAP (aioimaplib)."""
