@@ -44,9 +44,7 @@ class ScaledClock:
     of several services shares one fast clock.
     """
 
-    def __init__(
-        self, start: datetime, speed: float = 1.0, anchor: datetime | None = None
-    ) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0, anchor: datetime | None = None) -> None:
         if start.tzinfo is None or (anchor is not None and anchor.tzinfo is None):
             raise ValueError("start and anchor must be timezone-aware")
         if speed <= 0:

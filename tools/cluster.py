@@ -163,7 +163,7 @@ def _banner(
     rows += [
         (
             name,
-            f"health http://127.0.0.1:{port}/readyz  metrics /metrics  log {log.relative_to(ROOT)}",
+            f"health http://127.0.0.1:{port}/readyz  metrics /metrics  log {log}",
         )
         for name, (_, port, log) in procs.items()
     ]

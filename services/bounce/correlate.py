@@ -16,7 +16,7 @@ from shared.contracts.staff import Correlation, VerpCheck
 from shared.mailrecord import MailRecord, mail_id_from_message_id
 from shared.verp import VerpError, find_token, verify_token
 
-_OUR_MSGID = re.compile(r"otayori\.[0-9a-f]{32}@", re.IGNORECASE)
+_OUR_MSGID = re.compile(r"otayori\.[0-9a-f]{32}@[^>\s]+", re.IGNORECASE)
 _SCAN_LIMIT = 512 * 1024
 
 

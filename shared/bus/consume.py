@@ -152,7 +152,7 @@ class Consumer(Generic[E]):
             while not stop.is_set():
                 try:
                     msgs = await sub.fetch(self._spec.batch, timeout=self._spec.fetch_timeout)
-                except (NatsTimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeoutError):
                     # nats-py raises a bare asyncio.TimeoutError when the deadline runs
                     # out between its two pull requests: an empty fetch all the same.
                     continue

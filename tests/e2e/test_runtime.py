@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -59,9 +59,14 @@ async def _next(sub: nats.aio.subscription.Subscription) -> dict[str, object]:
     return dict(json.loads(msg.data))
 
 
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url) as resp:
+        return str(resp.read().decode())
+
+
 def _event() -> PatronEmailChanged:
     return PatronEmailChanged(
-        occurred_at=datetime.now(timezone.utc), patron_id="P1100876543", new_email=ADDRESS
+        occurred_at=datetime.now(UTC), patron_id="P1100876543", new_email=ADDRESS
     )
 
 
@@ -114,10 +119,10 @@ async def test_health_endpoints_and_logs_without_addresses(
     await publish(client.jetstream(), _event())
     await _next(done)
     base = f"http://127.0.0.1:{probe.http_port}"
-    with urllib.request.urlopen(f"{base}/healthz") as resp:
-        assert resp.status == 200
-    with urllib.request.urlopen(f"{base}/metrics") as resp:
-        metrics = resp.read().decode()
+    health, metrics = await asyncio.to_thread(_get, f"{base}/healthz"), await asyncio.to_thread(
+        _get, f"{base}/metrics"
+    )
+    assert health == "ok\n"
     assert 'otayori_messages_consumed_total{consumer="probe",outcome="ack"} 1.0' in metrics
     assert probe.terminate() == 0
     log = probe.log()

@@ -33,6 +33,21 @@ _GROUPS_REFUSAL = re.compile(
 )
 
 
+REASONS = {
+    "jp-au-spasign-ng": "au reception filter refused our domain (X-SPASIGN: NG)",
+    "jp-carrier-reception-filter": "mobile carrier reception setting refuses our domain",
+    "jp-carrier-unknown-5.1.1": "mobile carrier: mailbox does not exist (5.1.1)",
+    "jp-carrier-refused-at-data": "mobile carrier refused after DATA: reception filter",
+    "jp-carrier-unknown-at-rcpt": "mobile carrier: mailbox does not exist (refused at RCPT)",
+    "jp-au-unknown-named-address": "au: mailbox does not exist",
+    "jp-docomo-unknown-user-ambiguous": "docomo 'Unknown user': usually the reception filter",
+    "microsoft-banned-ip": "Microsoft refuses our sending IP",
+    "microsoft-dbeb-unknown-recipient": "Exchange Online: no such recipient",
+    "google-groups-post-refused": "Google Group refuses posts from our address",
+    "gmail-unsolicited": "Gmail classified our mail as unsolicited",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CarrierContext:
     """The facts about one failed recipient that carrier rules look at."""

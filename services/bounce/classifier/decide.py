@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.bounce.classifier import rules as r
-from services.bounce.classifier.carriers import CarrierContext, carrier_rule
+from services.bounce.classifier.carriers import REASONS, CarrierContext, carrier_rule
 from services.bounce.classifier.model import Category
 from services.bounce.classifier.secondary import ALL_RULES as SECONDARY_RULES
 from services.bounce.classifier.status import status_reason
@@ -26,15 +26,17 @@ FIRST_ORDER = (
 )  # fmt: skip
 SECOND_ORDER = (
     "mailloop", "mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected",
-    "virusdetected", "policyviolation", "norelaying", "systemerror", "networkerror", "suspend",
-    "contenterror", "systemfull", "notaccept", "expired", "failedstarttls", "securityerror",
+    "virusdetected", "policyviolation", "norelaying", "notaccept", "systemerror", "networkerror",
+    "suspend", "contenterror", "systemfull", "expired", "failedstarttls", "securityerror",
     "mailererror",
 )  # fmt: skip
 RETRY = frozenset(
     {"", "undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
      "hostunknown", "userunknown"}
 )  # fmt: skip
-_NOT_UNKNOWN_USER = ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept")
+_NOT_UNKNOWN_USER = (
+    "norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept", "filtered",
+)  # fmt: skip
 _EARLY_COMMANDS = ("CONNECT", "HELO", "MAIL", "RCPT")
 
 REASON_CATEGORY: dict[str, Category] = {
@@ -49,7 +51,7 @@ REASON_CATEGORY: dict[str, Category] = {
     "exceedlimit": r.OURS, "mesgtoobig": r.OURS, "contenterror": r.OURS,
     "notcompliantrfc": r.OURS, "securityerror": r.OURS, "syntaxerror": r.OURS,
     "norelaying": r.UNK, "mailererror": r.UNK, "onhold": r.UNK, "undefined": r.UNK,
-    "mailloop": Category.FORWARDING_FAILURE,
+    "mailloop": r.TMP,
 }  # fmt: skip
 
 
@@ -93,7 +95,7 @@ class _Matcher:
 def _probe(name: str, f: Facts, text: str, named: str, _match: _Matcher) -> bool:
     """Does reason ``name`` explain this failure (status code named it, or its text)?"""
     if name == "userunknown":
-        if named not in ("suspend", "filtered") and _match("unambiguous", text):
+        if named not in ("suspend", "filtered", "rejected") and _match("unambiguous", text):
             return True
         if named == "userunknown":
             return not any(_match(n, text) for n in _NOT_UNKNOWN_USER)
@@ -112,6 +114,8 @@ def _probe(name: str, f: Facts, text: str, named: str, _match: _Matcher) -> bool
         return named in ("", "onhold", "undefined", "securityerror", "systemerror") and _match(
             name, text
         )
+    if name == "contenterror" and named == "contenterror":
+        return _match(name, text) or not _match("spamdetected", text)
     if name == "hostunknown" and named == "hostunknown":
         return not _match("networkerror", text)
     return named == name or _match(name, text)
@@ -135,7 +139,7 @@ def _texts(f: Facts) -> tuple[str, ...]:
 
 
 def _explicit(f: Facts, named: str, match: _Matcher) -> Verdict | None:
-    if f.diagnostic_type not in ("", "smtp"):
+    if f.diagnostic_type.startswith("x-unix"):  # a local program's message, not a reply
         return None
     for text in _texts(f):
         for name in FIRST_ORDER:
@@ -180,7 +184,9 @@ def _carrier(f: Facts) -> Verdict | None:
         spasign_ng=f.spasign_ng,
     )
     hit = carrier_rule(ctx)
-    return Verdict(hit[0], hit[1], "carrier-specific behaviour") if hit else None
+    return (
+        Verdict(hit[0], hit[1], REASONS.get(hit[0], "carrier-specific behaviour")) if hit else None
+    )
 
 
 def decide(f: Facts) -> Verdict:

@@ -135,16 +135,30 @@ def _sent_to(sent: SentMailLookup | None, keys: tuple[str, str]) -> str:
     return ""
 
 
+_NO_CAUSE = frozenset({"onhold", "undefined"})
+
+
+def _forwarding(verdict: Verdict, trail: str, mismatch: bool) -> str:
+    """Why forwarding is involved ("" when it is not): staff are told either way."""
+    if mismatch:
+        return "sent-mismatch"
+    if trail:
+        return "trail"
+    return "loop" if verdict.rule == "mailloop" else ""
+
+
 def _result(
     facts: Facts, verdict: Verdict, trail: str, sent_to: str, ids: tuple[str, str]
 ) -> RecipientResult:
+    """Category = the underlying cause; ``forwarding_failure`` only when the address that
+    failed is not the one the library mailed (``sent`` lookup), or when a forwarding trail
+    is the only evidence (no underlying cause known)."""
     category = verdict.category
-    underlying = ""
-    forwarded = trail or (sent_to and facts.recipient and sent_to != facts.recipient)
-    if category is Category.FORWARDING_FAILURE:
-        underlying = Category.TRANSIENT.value
-    elif forwarded:
-        underlying, category = category.value, Category.FORWARDING_FAILURE
+    mismatch = bool(sent_to and facts.recipient and sent_to != facts.recipient)
+    forwarding = _forwarding(verdict, trail, mismatch)
+    underlying = category.value if forwarding else ""
+    if mismatch or (forwarding == "trail" and verdict.rule in _NO_CAUSE):
+        category = Category.FORWARDING_FAILURE
     evidence = Evidence(
         rule=verdict.rule,
         diagnostic=" ".join(facts.diagnostic.split())[:300],
@@ -154,6 +168,7 @@ def _result(
         original_recipient=trail,
         sent_to=sent_to,
         underlying_category=underlying,
+        forwarding=forwarding,
         original_message_id=ids[0],
         verp_token=ids[1],
     )

@@ -39,6 +39,7 @@ class Evidence:
     original_recipient: str = ""
     sent_to: str = ""
     underlying_category: str = ""
+    forwarding: str = ""  # "", "loop", "trail" or "sent-mismatch": forwarding is involved
     original_message_id: str = ""
     verp_token: str = ""
 

@@ -58,6 +58,7 @@ MAILBOX_FULL = Rule(
         r"mailbox would exceed|space has been used up|recipient reached disk quota",
         r"mail file size exceeds|user(?:'s)? (?:is )?over (?:the )?quota|as their mailbox is full",
         r"account is (?:temporarily )?over quota|exceeding receiving limits",
+        r"mailbox exceeds allowed size",
         r"受信ボックスが一杯|メールボックスが一杯|容量(?:を)?(?:超|オーバー)",
     ),
     "RFC 3463 X.2.2 mailbox full; cause 3",
@@ -102,7 +103,7 @@ NO_RELAYING = Rule(
     "norelaying",
     UNK,
     _rx(
-        r"relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)",
+        r"relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|no relaying",
         r"(?:unable|not allowed|not permitted) to relay|as a relay|not an open relay",
         r"we don'?t handle mail for|not a gateway|relaying mail to|not local host",
         r"not configured to relay|isn'?t in my list of allowed rcpthosts",
@@ -118,6 +119,7 @@ AUTH_FAILURE = Rule(
         r"spf\b.{0,40}(?:fail|violation|record|setting|check)|sender policy framework",
         r"dmarc\b|dkim\b.{0,40}(?:fail|invalid|signature)|authentication (?:requirements|level)",
         r"is not allowed to send (?:mail|from)|not authorized to send on behalf",
+        r"does not have authentication information|fails to pass authentication",
         r"5\.7\.(?:23|25|26|27|509|515)",
     ),
     "SPF/DKIM/DMARC refused (RFC 7372 X.7.23-27): the receiver rejects our domain",
@@ -180,7 +182,10 @@ REQUIRE_PTR = Rule(
 NOT_COMPLIANT = Rule(
     "notcompliantrfc",
     OURS,
-    _rx(r"rfc ?5322|rfc ?2822|not rfc compliant|multiple (?:from|to|subject|date) headers"),
+    _rx(
+        r"rfc ?5322|rfc ?2822|not rfc compliant|multiple (?:from|to|subject|date) headers",
+        r"multiple addresses in from",
+    ),
     why="our message violates RFC 5322: fix the generator",
 )
 
@@ -269,7 +274,8 @@ BLOCKED = Rule(
         r"blocked|blacklisted|block ?list|black ?list|rbl\b|dnsbl|spamhaus|spamcop|barracuda",
         r"client host (?:\S+ )?rejected|not (?:currently )?accepting mail from your ip",
         r"connection(?<!expired, connection) (?:refused|dropped|reset|was dropped)|go away",
-        r"helo command rejected",
+        r"helo command rejected|host network not allowed|no access from mail server",
+        r"can'?t determine purported responsible address",
         r"(?:your|sending|the) ip|banned sending ip|abus|listed|not allowed to connect",
         r"confirm this mail server|please use the smtp server of your isp|refused to talk",
         r"unwanted messages|access from ip|sc-00\d|you are sending spam|poor email",
@@ -287,6 +293,7 @@ UNAMBIGUOUS_UNKNOWN = Rule(
         r"requested action not taken: mailbox unavail",
         r"unknown recipient or mailbox|tried to reach does not exist|domain does not exist",
         r"[a-z]\.[a-z]{2,} does not exist$|invalid final delivery userid|no valid recipients",
+        r"please check if (?:the )?address is correct",
     ),
     "the reply itself says the mailbox or domain does not exist, whatever the SMTP phase",
 )

@@ -5,18 +5,17 @@ Tried only when no rule in ``rules.EXPLICIT`` fired for a recipient.
 
 from __future__ import annotations
 
-from services.bounce.classifier.model import Category
 from services.bounce.classifier.rules import BAD, OURS, REJ, TMP, UNK, Rule, _rx
 
 MAIL_LOOP = Rule(
     "mailloop",
-    Category.FORWARDING_FAILURE,
+    TMP,
     _rx(
         r"mail (?:forwarding )?loop|loops back to myself|too many hops|hop count exceeded",
         r"routing loop|message looping|forwarding loop|too many received: headers",
         r"would create a mail loop|aliasing/forwarding loop",
     ),
-    "RFC 3463 X.4.6 routing loop: almost always a forward pointing back (cause 4)",
+    "RFC 3463 X.4.6 routing loop (networkerror in sisimai): usually a forward pointing back",
 )
 
 POLICY = Rule(
@@ -46,6 +45,7 @@ SYSTEM_ERROR = Rule(
         r"temporary (?:local )?(?:problem|failure|error)|service (?:currently )?unavailable",
         r"try again later|timeout waiting|interrupted system call|queue file write error",
         r"transaction failed|can'?t create user output file|encountered an error",
+        r"upstream error|server error|system (?:is )?(?:not available|busy)",
     ),
     "remote system trouble: retry",
 )
@@ -74,7 +74,8 @@ NOT_ACCEPT = Rule(
     BAD,
     _rx(
         r"does not accept (?:any )?mail|nullmx|null mx|no route for current request",
-        r"host not found|accepts no mail",
+        r"host not found|accepts no mail|(?:does not|doesn'?t) receive (?:any )?e-?mail",
+        r"host/domain does not accept|no mx record found|smtp protocol returned a permanent error",
     ),
     "destination accepts no mail (RFC 7505 null MX): address unusable",
 )

@@ -170,6 +170,15 @@ def _walk(pm: ParsedMail, part: Message, texts: list[str], budget: list[int]) ->
                     _walk(pm, sub, texts, budget)
     elif part.get_content_maintype() in ("text", "") or ctype == "application/octet-stream":
         texts.append(part_text(part))
+    elif part.get_content_maintype() == "multipart":
+        texts.append(_unsplit_text(part))
+
+
+def _unsplit_text(part: Message) -> str:
+    """A multipart whose boundary was lost (e.g. an unfolded ``boundary=`` line): its raw
+    body still holds the human-readable text, so read it as plain text."""
+    payload = part.get_payload()
+    return payload[:MAX_TEXT] if isinstance(payload, str) else ""
 
 
 def _headers(msg: Message) -> dict[str, str]:

@@ -17,11 +17,12 @@ _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 def verdict(code: int) -> Verdict:
+    """2xx sent, 5xx permanent; 4xx and no answer at all (a dropped connection) transient."""
     if 200 <= code < 300:
         return "sent"
-    if 400 <= code < 500:
-        return "transient"
-    return "permanent"
+    if 500 <= code < 600:
+        return "permanent"
+    return "transient"
 
 
 def enhanced_status(text: str) -> str | None:

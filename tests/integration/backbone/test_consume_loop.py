@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ SPEC = ConsumerSpec(
 
 
 def _returned(loan_id: str = "L1") -> LoanReturned:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return LoanReturned(occurred_at=now, patron_id="P1", loan_id=loan_id, returned_at=now)
 
 

@@ -11,7 +11,9 @@ from tests.support.dovecot import Dovecot
 from tests.support.smtp import RecordingSMTP
 
 
-async def test_nats_fixture_is_provisioned_with_every_stream_and_bucket(js: JetStreamContext) -> None:
+async def test_nats_fixture_is_provisioned_with_every_stream_and_bucket(
+    js: JetStreamContext,
+) -> None:
     names = {s.config.name for s in await js.streams_info()}
     assert {s.name for s in STREAMS} <= names
     for bucket in BUCKETS:

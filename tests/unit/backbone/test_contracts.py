@@ -71,7 +71,7 @@ def test_validation_errors_name_the_bad_field(field: str, value: object, expecte
 
 
 def test_an_unknown_subject_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(LookupError, match="ils.loan.online_issued"):
+    with pytest.raises(LookupError, match=r"ils\.loan\.online_issued"):
         channel_for("ils.loan.lost")
 
 

@@ -68,15 +68,9 @@ def answer(label: Label) -> tuple[str, str]:
 
 
 def agrees(label: Label) -> bool:
-    """Same category, or a forwarding failure whose underlying cause is the label.
+    """Same category as the label.
 
-    sisimai (the label source) has no forwarding reason, so a detected forward/loop with
-    the labelled underlying cause is the intended answer, not a miss.
+    Forwarding is reported as evidence (``evidence.forwarding``) while the category stays
+    the underlying cause, so a forwarded failure must still carry the labelled category.
     """
-    got, underlying = answer(label)
-    if got == label.category:
-        return True
-    return got == Category.FORWARDING_FAILURE.value and label.category in (
-        underlying,
-        Category.TRANSIENT.value if label.reason == "networkerror" else "",
-    )
+    return answer(label)[0] == label.category

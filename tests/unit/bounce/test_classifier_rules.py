@@ -13,6 +13,7 @@ FULL = Category.MAILBOX_FULL
 FWD = Category.FORWARDING_FAILURE
 TMP = Category.TRANSIENT
 OURS = Category.SENDER_SIDE
+UNK = Category.UNKNOWN
 
 CASES = [
     ("5.1.1 user unknown", "5.1.1", "550 5.1.1 <patron@example.jp>... User unknown", BAD),
@@ -30,8 +31,12 @@ CASES = [
     ("too many connections", "4.3.2", "421 Too many connections from your host", TMP),
     ("message too big", "5.3.4", "552 5.3.4 Message size exceeds fixed limit", OURS),
     ("rfc 5322 violation", "5.7.1", "550 5.7.1 message is not RFC 5322 compliant", OURS),
-    ("5.4.6 mail loop", "5.4.6", "554 5.4.6 Too many hops", FWD),
-    ("loop text only", "5.0.0", "554 mail forwarding loop for patron@example.jp", FWD),
+    ("5.4.6 mail loop", "5.4.6", "554 5.4.6 Too many hops", TMP),
+    ("loop text only", "5.0.0", "554 mail forwarding loop for patron@example.jp", TMP),
+    ("null mx", "5.1.10", "556 5.1.10 Domain does not accept mail (nullMX)", BAD),
+    ("no relaying", "5.7.0", "550 5.7.0 Recipient address rejected: No relaying", UNK),
+    ("spam under 5.6.0", "5.6.0", "554 5.6.0 This message has been scored as spam", REJ),
+    ("multiple from", "5.7.1", "550 5.7.1 Messages with multiple addresses in From:", OURS),
     ("account disabled", "5.2.1", "550 5.2.1 This account is disabled", BAD),
 ]
 
@@ -87,6 +92,7 @@ def test_recipient_differing_from_the_mailed_address_is_a_forwarding_failure() -
     rec = classify(raw, sent=mailed.get).recipients[0]
     assert rec.category is FWD
     assert rec.evidence.underlying_category == BAD.value
+    assert rec.evidence.forwarding == "sent-mismatch"
     assert rec.evidence.sent_to == "patron@example.jp"
 
 
@@ -96,7 +102,26 @@ def test_same_recipient_as_mailed_is_not_a_forwarding_failure() -> None:
     assert rec.category is FULL
 
 
-def test_original_recipient_trail_marks_a_forwarding_failure() -> None:
+def test_mail_loop_reports_the_underlying_cause_and_flags_forwarding() -> None:
+    rec = classify(dsn(status="5.4.6", diagnostic="554 5.4.6 Too many hops")).recipients[0]
+    assert rec.category is TMP
+    assert rec.evidence.forwarding == "loop"
+    assert rec.evidence.underlying_category == TMP.value
+
+
+def test_forwarding_trail_without_a_known_cause_is_a_forwarding_failure() -> None:
+    raw = dsn(
+        "new@elsewhere.example",
+        "5.0.0",
+        "550 something odd happened",
+        extra_fields="Original-Recipient: rfc822; patron@example.jp\n",
+    )
+    rec = classify(raw).recipients[0]
+    assert rec.category is FWD
+    assert rec.evidence.forwarding == "trail"
+
+
+def test_original_recipient_trail_keeps_the_underlying_cause() -> None:
     raw = dsn(
         "new@elsewhere.example",
         "5.2.2",
@@ -104,8 +129,9 @@ def test_original_recipient_trail_marks_a_forwarding_failure() -> None:
         extra_fields="Original-Recipient: rfc822; patron@example.jp\n",
     )
     rec = classify(raw).recipients[0]
-    assert rec.category is FWD
+    assert rec.category is FULL
     assert rec.evidence.underlying_category == FULL.value
+    assert rec.evidence.forwarding == "trail"
     assert rec.evidence.original_recipient == "patron@example.jp"
 
 
