@@ -23,6 +23,8 @@ class MaildirHandler:
     """Delivers each accepted message into a Maildir, with the envelope as headers."""
 
     def __init__(self, path: Path) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
         self._box = mailbox.Maildir(path, create=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
