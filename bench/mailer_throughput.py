@@ -52,8 +52,12 @@ def event(n: int) -> LoanOnlineIssued:
         batch_thursday=THURSDAY,
         pickup_library_no=1 + n % 59 if 1 + n % 59 != 14 else 15,
         items=[
-            LoanItem(loan_id=f"L{n}-{i}", item_id=f"1{n:07d}{i}", title=f"資料 {i}",
-                     due_date=date(2026, 12, 20))
+            LoanItem(
+                loan_id=f"L{n}-{i}",
+                item_id=f"1{n:07d}{i}",
+                title=f"資料 {i}",
+                due_date=date(2026, 12, 20),
+            )
             for i in range(1 + n % 3)
         ],
     )
@@ -64,8 +68,9 @@ async def publish_all(js: JetStreamContext, events: list[LoanOnlineIssued]) -> N
 
     async def one(e: LoanOnlineIssued) -> None:
         async with sem:
-            await js.publish(e.subject(), e.model_dump_json().encode(),
-                             headers={"Nats-Msg-Id": e.event_id})
+            await js.publish(
+                e.subject(), e.model_dump_json().encode(), headers={"Nats-Msg-Id": e.event_id}
+            )
 
     await asyncio.gather(*(one(e) for e in events))
 
@@ -94,8 +99,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def bare_loop(port: int, messages: list[bytes]) -> float:
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False,
-                             local_hostname="plib.pref.aomori.lg.jp")
+    client = aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=port, start_tls=False, local_hostname="plib.pref.aomori.lg.jp"
+    )
     await client.connect()
     started = time.monotonic()
     for i, data in enumerate(messages):
@@ -111,18 +117,22 @@ def sample_messages(n: int) -> list[bytes]:
     out = []
     for i in range(min(n, 200)):
         e = event(i)
-        env = Envelope(to=e.email, from_addr="online-lending@plib.pref.aomori.lg.jp",
-                       from_name="オンライン貸出サービス担当",
-                       message_id=f"<bench.{i}@plib.pref.aomori.lg.jp>", date=SATURDAY)
-        out.append(compose("online_loan", [e], batch=BATCH, run_date=SATURDAY.date(),
-                           envelope=env).data)
+        env = Envelope(
+            to=e.email,
+            from_addr="online-lending@plib.pref.aomori.lg.jp",
+            from_name="オンライン貸出サービス担当",
+            message_id=f"<bench.{i}@plib.pref.aomori.lg.jp>",
+            date=SATURDAY,
+        )
+        out.append(
+            compose("online_loan", [e], batch=BATCH, run_date=SATURDAY.date(), envelope=env).data
+        )
     return [out[i % len(out)] for i in range(n)]
 
 
 def dkim_key(tmp: Path) -> Path:
     key = tmp / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                   capture_output=True)
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
     return key
 
 
@@ -167,9 +177,13 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
         await publish_all(js, events)
         await wait_consumer_done(js, "ILS", "mailer-ils")
         trigger = TriggerFired(
-            event_id="bench-trigger", occurred_at=SATURDAY, trigger="weekly-loan-mail",
-            occurrence_id="weekly-loan-mail:bench", nominal_time=SATURDAY,
-            run_date=SATURDAY.date(), batch=BATCH,
+            event_id="bench-trigger",
+            occurred_at=SATURDAY,
+            trigger="weekly-loan-mail",
+            occurrence_id="weekly-loan-mail:bench",
+            nominal_time=SATURDAY,
+            run_date=SATURDAY.date(),
+            batch=BATCH,
         )
         started = time.monotonic()
         await js.publish(trigger.subject(), trigger.model_dump_json().encode())
@@ -184,8 +198,10 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
     rate = sent / elapsed
     bare = await bare_loop(port, sample_messages(args.bare))
     await nc.close()
-    print(f"mailer: {sent} mails in {elapsed:.1f} s = {rate:.0f} mails/s"
-          f" (dkim={'on' if args.dkim else 'off'})")
+    print(
+        f"mailer: {sent} mails in {elapsed:.1f} s = {rate:.0f} mails/s"
+        f" (dkim={'on' if args.dkim else 'off'})"
+    )
     print(f"mailer peak RSS: {rss:.0f} MB")
     print(f"bare aiosmtplib loop: {bare:.0f} mails/s")
     print(f"ratio mailer/bare: {rate / bare:.2f}")

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.js.errors import BucketNotFoundError
 
 from shared.clock import SystemClock
 from shared.settings import load_settings
@@ -22,7 +23,7 @@ from .calendar import Calendar, fired_event, latest_at_or_before, occurrence_at,
 from .calendar.holidays_jp import JapaneseHolidays
 from .calendar_file import load_calendar_file
 from .errors import SchedulerError
-from .plan import PlanRow, json_lines, table
+from .plan import json_lines, plan_row, table
 from .records import ForcedRecord, PauseRecord, RuntimeClosure, closure_key
 from .settings import SchedulerSettings
 from .store import ClosureStore, StateStore
@@ -32,6 +33,12 @@ from .triggers import build_calendar
 def _fail(message: str) -> int:
     print(f"otayori schedule: {message}", file=sys.stderr)
     return 1
+
+
+def _nats_failure(settings: SchedulerSettings, exc: Exception) -> int:
+    if isinstance(exc, BucketNotFoundError):
+        return _fail("the scheduler's KV buckets do not exist yet: run `otayori provision`")
+    return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
 
 
 def _operator() -> str:
@@ -54,7 +61,8 @@ async def _connect(settings: SchedulerSettings) -> AsyncIterator[Client]:
         password=password,
         connect_timeout=2,
         allow_reconnect=False,
-        max_reconnect_attempts=0,
+        max_reconnect_attempts=1,  # nats-py: 0 means "try forever" on the first connect
+        reconnect_time_wait=0.2,
         error_cb=_quiet,
     )
     try:
@@ -98,7 +106,7 @@ async def plan(args: argparse.Namespace) -> int:
     first: date = args.start or SystemClock().now().astimezone(cal.tz).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=cal.tz)
     occs = occurrences(start, start + timedelta(days=args.days), cal)
-    rows = [PlanRow(o, paused=o.trigger in paused) for o in occs]
+    rows = [plan_row(o, cal, paused=o.trigger in paused) for o in occs]
     if args.json:
         if error:
             print(f"# runtime closures/pauses not included ({error})", file=sys.stderr)
@@ -151,7 +159,7 @@ async def fire(args: argparse.Namespace) -> int:
     except SchedulerError as exc:
         return _fail(str(exc))
     except (NatsError, OSError, TimeoutError) as exc:
-        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+        return _nats_failure(settings, exc)
     state = ("forced" if args.force else "fired") if stored else "duplicate"
     print(f"{state}\t{occ.id}\t{event.event_id}")
     return 0
@@ -164,7 +172,7 @@ async def pause(args: argparse.Namespace) -> int:
         async with _connect(settings) as nc:
             await (await StateStore.open(nc.jetstream())).pause(args.trigger, record)
     except (NatsError, OSError, TimeoutError) as exc:
-        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+        return _nats_failure(settings, exc)
     print(f"paused\t{args.trigger}")
     return 0
 
@@ -175,7 +183,7 @@ async def resume(args: argparse.Namespace) -> int:
         async with _connect(settings) as nc:
             was_paused = await (await StateStore.open(nc.jetstream())).resume(args.trigger)
     except (NatsError, OSError, TimeoutError) as exc:
-        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+        return _nats_failure(settings, exc)
     print(f"{'resumed' if was_paused else 'not-paused'}\t{args.trigger}")
     return 0
 
@@ -197,7 +205,7 @@ async def close(args: argparse.Namespace) -> int:
         async with _connect(settings) as nc:
             await (await ClosureStore.open(nc.jetstream())).add(record)
     except (NatsError, OSError, TimeoutError) as exc:
-        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+        return _nats_failure(settings, exc)
     print(f"closed\t{args.start}\t{args.end}\t{record.reason}")
     return 0
 
@@ -209,7 +217,7 @@ async def reopen(args: argparse.Namespace) -> int:
             store = await ClosureStore.open(nc.jetstream())
             removed = await store.remove(closure_key(args.start, args.end))
     except (NatsError, OSError, TimeoutError) as exc:
-        return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+        return _nats_failure(settings, exc)
     if not removed:
         return _fail(
             f"no runtime closure {args.start}..{args.end} (closures in "

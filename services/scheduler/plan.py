@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .calendar.model import Occurrence
+from .calendar.closures import closed_reason
+from .calendar.model import Calendar, Occurrence
 
 WEEKDAYS_JA = "月火水木金土日"
 
@@ -18,10 +19,18 @@ WEEKDAYS_JA = "月火水木金土日"
 class PlanRow:
     occurrence: Occurrence
     paused: bool = False
+    #: Why the batch's pickup deadline falls on a closed day (staff may extend it), if it does.
+    deadline_closed: str | None = None
 
     @property
     def fires(self) -> bool:
         return not self.occurrence.suppressed and not self.paused
+
+
+def plan_row(occ: Occurrence, calendar: Calendar, *, paused: bool) -> PlanRow:
+    deadline = occ.batch.pickup_deadline if occ.batch else None
+    closed = closed_reason(deadline, calendar) if deadline else None
+    return PlanRow(occ, paused=paused, deadline_closed=closed)
 
 
 def ja_date(day: date) -> str:
@@ -43,6 +52,7 @@ def row_json(row: PlanRow, *, runtime_state: bool) -> dict[str, Any]:
         "paused": row.paused,
         "fires": row.fires,
         "holiday": occ.holiday,
+        "pickup_deadline_closed": row.deadline_closed,
         "runtime_state": runtime_state,
     }
 
@@ -61,6 +71,8 @@ def status_ja(row: PlanRow) -> str:
         text = "実行"
     if occ.holiday:
         text += f" ※祝日: {occ.holiday}"
+    if row.deadline_closed and occ.suppressed_by is None:
+        text += f" ※受取期限が休館日（{row.deadline_closed}）"
     return text
 
 

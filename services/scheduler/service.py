@@ -8,6 +8,10 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any
 
+from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
+
+from shared.clock import Clock
 from shared.runtime.service import Runtime
 
 from .bus import ScheduleBus
@@ -27,18 +31,20 @@ def replica_id(settings: SchedulerSettings) -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-async def build_scheduler(runtime: Runtime, settings: SchedulerSettings) -> Scheduler:
-    """The scheduler on the runtime's connections, clock and metrics."""
+async def build_scheduler(
+    js: JetStreamContext, settings: SchedulerSettings, clock: Clock, registry: CollectorRegistry
+) -> Scheduler:
+    """The scheduler on these adapters (the service's, or a test's)."""
     closures = load_calendar_file(settings.scheduler_calendar_file)
     calendar = build_calendar(settings, closures, JapaneseHolidays())
     return Scheduler(
         calendar=calendar,
-        state=await StateStore.open(runtime.js),
-        closures=await ClosureStore.open(runtime.js),
-        lease=Lease(await runtime.js.key_value(LEASE_BUCKET), replica_id(settings)),
-        bus=ScheduleBus(runtime.js),
-        clock=runtime.clock,
-        metrics=SchedulerMetrics(runtime.metrics.registry),
+        state=await StateStore.open(js),
+        closures=await ClosureStore.open(js),
+        lease=Lease(await js.key_value(LEASE_BUCKET), replica_id(settings)),
+        bus=ScheduleBus(js),
+        clock=clock,
+        metrics=SchedulerMetrics(registry),
         renew_interval=settings.scheduler_lease_renew,
     )
 
@@ -47,6 +53,6 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     settings = runtime.settings
     if not isinstance(settings, SchedulerSettings):
         raise TypeError("the scheduler needs SchedulerSettings")
-    scheduler = await build_scheduler(runtime, settings)
+    scheduler = await build_scheduler(runtime.js, settings, runtime.clock, runtime.metrics.registry)
     runtime.ready_when(lambda: scheduler.started)
     return [scheduler.run(runtime.stop)]

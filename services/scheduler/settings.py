@@ -10,6 +10,9 @@ from pydantic import Field
 
 from shared.settings import CommonSettings
 
+#: Grace windows stay inside the SCHEDULE stream's 8-day duplicate window.
+MAX_GRACE = timedelta(days=7)
+
 
 class SchedulerSettings(CommonSettings):
     scheduler_calendar_file: Path = Field(
@@ -44,20 +47,24 @@ class SchedulerSettings(CommonSettings):
     )
     scheduler_cutoff_grace: timedelta = Field(
         timedelta(hours=6),
+        le=MAX_GRACE,
         description="How late weekly-cutoff may still fire after downtime (seconds or PT6H).",
     )
     scheduler_loan_mail_grace: timedelta = Field(
         timedelta(hours=6),
+        le=MAX_GRACE,
         description="How late weekly-loan-mail may still fire; later ones are reported missed.",
     )
     scheduler_hold_ready_grace: timedelta = Field(
-        timedelta(hours=4), description="How late daily-hold-ready may still fire."
+        timedelta(hours=4), le=MAX_GRACE, description="How late daily-hold-ready may still fire."
     )
     scheduler_overdue_grace: timedelta = Field(
-        timedelta(hours=6), description="How late daily-overdue may still fire."
+        timedelta(hours=6), le=MAX_GRACE, description="How late daily-overdue may still fire."
     )
     scheduler_bounce_digest_grace: timedelta = Field(
-        timedelta(hours=24), description="How late weekly-bounce-digest may still fire."
+        timedelta(hours=24),
+        le=MAX_GRACE,
+        description="How late weekly-bounce-digest may still fire.",
     )
     scheduler_lease_renew: float = Field(
         3.0,

@@ -119,8 +119,9 @@ async def test_health_endpoints_and_logs_without_addresses(
     await publish(client.jetstream(), _event())
     await _next(done)
     base = f"http://127.0.0.1:{probe.http_port}"
-    health, metrics = await asyncio.to_thread(_get, f"{base}/healthz"), await asyncio.to_thread(
-        _get, f"{base}/metrics"
+    health, metrics = (
+        await asyncio.to_thread(_get, f"{base}/healthz"),
+        await asyncio.to_thread(_get, f"{base}/metrics"),
     )
     assert health == "ok\n"
     assert 'otayori_messages_consumed_total{consumer="probe",outcome="ack"} 1.0' in metrics

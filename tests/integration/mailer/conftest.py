@@ -80,8 +80,12 @@ class Mailer:
     async def wait_idle(self, *durables: str) -> None:
         """Every listed consumer has handled (acked or termed) all its messages."""
         names = durables or ("mailer-ils", "mailer-triggers", "mailer-send")
-        streams = {"mailer-ils": "ILS", "mailer-triggers": "SCHEDULE", "mailer-send": "MAIL",
-                   "mailer-digest": "BOUNCE"}
+        streams = {
+            "mailer-ils": "ILS",
+            "mailer-triggers": "SCHEDULE",
+            "mailer-send": "MAIL",
+            "mailer-digest": "BOUNCE",
+        }
 
         async def idle() -> bool:
             for name in names:

@@ -22,7 +22,9 @@ def online_loan(patron: str, *loans: str, email: str | None = None) -> LoanOnlin
         batch_thursday=THURSDAY,
         pickup_library_no=17,
         items=[
-            LoanItem(loan_id=loan, item_id=f"10{i:08d}", title=f"本 {loan}", due_date=date(2026, 12, 20))
+            LoanItem(
+                loan_id=loan, item_id=f"10{i:08d}", title=f"本 {loan}", due_date=date(2026, 12, 20)
+            )
             for i, loan in enumerate(loans)
         ],
     )

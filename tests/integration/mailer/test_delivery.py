@@ -81,9 +81,7 @@ async def test_a_permanent_refusal_is_a_failed_outcome_with_code_and_text(
 
 async def test_a_suppressed_address_is_not_mailed(mailer: Mailer) -> None:
     kv = await mailer.js.key_value("suppressions")
-    record = Suppression(
-        reason="550 user unknown", category="bad_address", since=datetime.now(UTC)
-    )
+    record = Suppression(reason="550 user unknown", category="bad_address", since=datetime.now(UTC))
     await kv.put(address_key(ADDRESS), record.model_dump_json().encode())
     await mailer.publish(_cancelled(ADDRESS))
     await mailer.wait_outcomes(1, "suppressed")
@@ -93,7 +91,8 @@ async def test_a_suppressed_address_is_not_mailed(mailer: Mailer) -> None:
 
 
 @pytest.mark.parametrize(
-    "registered", ["p100docomo.ne.jp", "p100@docomo,ne,jp", "ｐ100@docomo.ne.jp"],
+    "registered",
+    ["p100docomo.ne.jp", "p100@docomo,ne,jp", "ｐ100@docomo.ne.jp"],
     ids=["no_at_sign", "comma_for_dot", "full_width"],
 )
 async def test_an_invalid_address_is_a_failed_outcome_staff_can_act_on(

@@ -7,17 +7,18 @@ from datetime import date, datetime
 from shared.clock import JST
 from tests.integration.mailer.conftest import Mailer
 from tests.integration.mailer.events import fired, hold_ready, overdue, returned
-from tests.integration.mailer.test_weekly_batch import _body
 
 MONDAY_MORNING = datetime(2026, 12, 7, 8, 30, tzinfo=JST)
 TUESDAY_MORNING = datetime(2026, 12, 8, 8, 30, tzinfo=JST)
 
 
 async def test_hold_ready_is_not_mailed_on_the_day_the_item_was_secured(mailer: Mailer) -> None:
-    secured_monday = hold_ready("P300", "H-1", datetime(2026, 12, 7, 8, 0, tzinfo=JST),
-                                date(2026, 12, 15))
-    secured_sunday = hold_ready("P300", "H-2", datetime(2026, 12, 6, 15, 0, tzinfo=JST),
-                                date(2026, 12, 14))
+    secured_monday = hold_ready(
+        "P300", "H-1", datetime(2026, 12, 7, 8, 0, tzinfo=JST), date(2026, 12, 15)
+    )
+    secured_sunday = hold_ready(
+        "P300", "H-2", datetime(2026, 12, 6, 15, 0, tzinfo=JST), date(2026, 12, 14)
+    )
     await mailer.publish(secured_monday, secured_sunday)
     await mailer.wait_pending("hr.P300", 2)
 

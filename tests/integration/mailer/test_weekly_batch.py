@@ -5,10 +5,9 @@ from __future__ import annotations
 import email.policy
 from email import message_from_bytes
 
-from shared.verp import verify_token, find_token
+from shared.verp import find_token, verify_token
 from tests.integration.mailer.conftest import Mailer
 from tests.integration.mailer.events import online_loan, saturday_trigger
-from tests.support.nats import wait_for
 
 
 def _body(data: bytes) -> str:

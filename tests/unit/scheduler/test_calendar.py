@@ -119,7 +119,9 @@ def test_times_are_configurable() -> None:
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        pytest.param(jst(2026, 12, 3, 8, 29), "weekly-cutoff:2026-12-03T08:30:00+09:00", id="before"),
+        pytest.param(
+            jst(2026, 12, 3, 8, 29), "weekly-cutoff:2026-12-03T08:30:00+09:00", id="before"
+        ),
         pytest.param(jst(2026, 12, 3, 8, 30), "daily-overdue:2026-12-03T10:00:00+09:00", id="at"),
         pytest.param(jst(2026, 12, 31, 23), "daily-hold-ready:2027-01-01T08:00:00+09:00", id="ny"),
     ],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from services.scheduler.calendar import (
+    Action,
     Fire,
     Miss,
     Skip,
@@ -23,13 +26,15 @@ from .support import NEW_YEAR_2026, calendar, jst
 SAT_0900 = jst(2026, 12, 5, 9)
 
 
-def _decide(trigger: str, after: datetime, now: datetime, *, paused: bool = False, **kw: object):  # type: ignore[no-untyped-def]
+def _decide(
+    trigger: str, after: datetime, now: datetime, *, paused: bool = False, **kw: Any
+) -> list[Action]:
     cal = calendar(NEW_YEAR_2026, **kw)
     spec = cal.trigger(trigger)
     return decide(due(spec, after, now, cal), now, spec, paused=paused)
 
 
-def _kinds(actions: list[object]) -> list[str]:
+def _kinds(actions: Sequence[object]) -> list[str]:
     return [type(a).__name__ for a in actions]
 
 
@@ -72,7 +77,10 @@ def test_daily_runs_missed_for_days_are_each_reported_and_the_fresh_one_fires() 
 
 def test_occurrences_inside_a_long_grace_coalesce_into_one_fire() -> None:
     actions = _decide(
-        "daily-hold-ready", jst(2026, 12, 1, 9), jst(2026, 12, 4, 9), scheduler_hold_ready_grace="P3D"
+        "daily-hold-ready",
+        jst(2026, 12, 1, 9),
+        jst(2026, 12, 4, 9),
+        scheduler_hold_ready_grace="P3D",
     )
     assert _kinds(actions) == ["Skip", "Skip", "Fire"]
     fire = actions[-1]

@@ -15,6 +15,7 @@ from .support import NEW_YEAR_2026, STOCK_TAKING_2027, calendar, jp_calendar, js
 
 # Thursday 2027-04-29 is 昭和の日; 2027-02-11 (Thu) is 建国記念の日.
 SHOWA_DAY = date(2027, 4, 29)
+SHOWA = "祝日（昭和の日）"
 
 
 def _status(cal: Calendar, trigger: str, day: date) -> str | None:
@@ -61,8 +62,10 @@ def test_daily_runs_can_run_on_closed_days_by_configuration() -> None:
     ("policy", "cutoff", "mail", "hold_ready"),
     [
         pytest.param("ignore", None, None, None, id="ignore"),
-        pytest.param("skip-daily", None, None, "祝日（昭和の日）", id="skip-daily"),
-        pytest.param("closed", "祝日（昭和の日）", "祝日（昭和の日）", "祝日（昭和の日）", id="closed"),
+        pytest.param("skip-daily", None, None, SHOWA, id="skip-daily"),
+        pytest.param(
+            "closed", "祝日（昭和の日）", "祝日（昭和の日）", "祝日（昭和の日）", id="closed"
+        ),
     ],
 )
 def test_a_thursday_holiday_under_each_policy(
