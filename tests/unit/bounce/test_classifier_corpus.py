@@ -10,9 +10,15 @@ from collections import Counter
 import pytest
 
 from services.bounce.classifier import Category
+from tests.support.servers import require
 from tests.unit.bounce import corpus
 
-pytestmark = pytest.mark.skipif(not corpus.available(), reason="shared sisimai corpus absent")
+
+@pytest.fixture(autouse=True)
+def _corpus_present() -> None:
+    """The corpus sits beside the repo (../shared); missing, it skips locally, fails in CI."""
+    require("the shared sisimai corpus (../shared/corpus/sisimai)", corpus.available())
+
 
 # Per-category accuracy floors (percent, rounded down from what the classifier reaches;
 # the category must equal the label: forwarding is evidence, not a category of its own).
