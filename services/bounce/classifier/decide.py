@@ -26,8 +26,8 @@ FIRST_ORDER = (
 )  # fmt: skip
 SECOND_ORDER = (
     "mailloop", "mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected",
-    "virusdetected", "policyviolation", "norelaying", "notaccept", "systemerror", "networkerror",
-    "suspend", "contenterror", "systemfull", "expired", "failedstarttls", "securityerror",
+    "virusdetected", "policyviolation", "norelaying", "notaccept", "systemfull", "systemerror",
+    "networkerror", "suspend", "contenterror", "expired", "failedstarttls", "securityerror",
     "mailererror",
 )  # fmt: skip
 RETRY = frozenset(
@@ -128,7 +128,7 @@ def _verdict(name: str, source: str = "") -> Verdict:
 
 
 def _lower_texts(diagnostic: str, context: str) -> tuple[str, ...]:
-    diag, ctx = diagnostic.lower(), context.lower()
+    diag, ctx = " ".join(diagnostic.lower().split()), " ".join(context.lower().split())
     if ctx and ctx != diag:
         return (diag, ctx) if diag else (ctx,)
     return (diag,)
@@ -179,7 +179,7 @@ def _carrier(f: Facts) -> Verdict | None:
         recipient_domain=f.recipient.rpartition("@")[2],
         remote_mta=f.remote_mta,
         status=f.status,
-        diagnostic=f"{f.diagnostic}\n{f.context}",
+        diagnostic=" ".join(f"{f.diagnostic}\n{f.context}".split()),
         command=f.command,
         spasign_ng=f.spasign_ng,
     )

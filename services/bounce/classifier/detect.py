@@ -159,6 +159,11 @@ def find_status(*texts: str) -> str:
     return found
 
 
+def all_statuses(text: str) -> list[str]:
+    """Every RFC 3463 status code in ``text``, in order."""
+    return [".".join(m.groups()) for m in _STATUS.finditer(text)]
+
+
 def smtp_command(text: str) -> str:
     """The last SMTP command a transcript or diagnostic says the failure happened at."""
     found = "RCPT" if _RCPT_HINTS.search(text) else ""

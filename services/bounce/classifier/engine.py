@@ -86,7 +86,7 @@ def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str]) -> Facts:
     primary = para or pm.text[:_CONTEXT_LIMIT]
     return Facts(
         recipient=rcpt,
-        status=detect.find_status(primary),
+        status=detect.find_status(primary) or _sole_status(pm.text, len(others)),
         diagnostic=primary[: _DIAG_LIMIT * 4],
         context=pm.text[:_CONTEXT_LIMIT] if para else "",
         command=detect.smtp_command(primary),
@@ -95,6 +95,14 @@ def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str]) -> Facts:
         diagnostic_type="",
         spasign_ng=_spasign_ng(pm),
     )
+
+
+def _sole_status(text: str, recipients: int) -> str:
+    """The status code of a single-recipient notice whose text names exactly one."""
+    if recipients > 1:
+        return ""
+    found = set(detect.all_statuses(text[:_CONTEXT_LIMIT]))
+    return found.pop() if len(found) == 1 else ""
 
 
 def _diag_type(value: str) -> str:
@@ -227,6 +235,10 @@ def classify_parsed(pm: ParsedMail, sent: SentMailLookup | None = None) -> Class
         return Classification(is_bounce=False, readable=False, detector="unreadable")
     if detect.is_complaint(pm):
         return _not_bounce(pm, "arf-feedback", complaint=True)
+    if pm.notification and pm.notification != "bounce":
+        return _not_bounce(
+            pm, f"ses-{pm.notification}"[:40], complaint=pm.notification == "complaint"
+        )
     if detect.is_success_report(pm):
         return _not_bounce(pm, "dsn-success")
     if detect.is_auto_submitted_reply(pm):

@@ -52,7 +52,7 @@ MAILBOX_FULL = Rule(
         r"(?:over|exceed(?:ed|s|ing)?)(?: the| its| their)? (?:allowed |mailbox |disk )?quota",
         r"quota (?:exceeded|violation|full)|(?:disk|mail|storage) quota",
         r"full mailbox|mailfolder is full|mailbox (?:has )?exceeded|boite du destinataire pleine",
-        r"insufficient (?:disk )?space|not enough (?:storage )?space|does not have enough space",
+        r"not enough (?:storage )?space|does not have enough space",
         r"exceeded (?:storage|the) (?:allocation|storage)|too much mail data",
         r"user has too many messages|number of messages in .{0,30}mailbox exceeded",
         r"mailbox would exceed|space has been used up|recipient reached disk quota",
@@ -79,7 +79,7 @@ SUSPEND = Rule(
     "suspend",
     BAD,
     _rx(
-        r"(?:is|been|currently) (?:suspended|deactivated|disabled|inactive|locked|frozen)",
+        r"(?:is|been|currently) (?:suspended|deactivated|disabled|inactive|locked|frozen)\b(?! on)",
         r"account (?:is )?(?:disabled|suspended|inactive|deactivated|locked)",
         r"(?:mailbox|account) (?:currently )?(?:suspended|disabled|is frozen)",
         r"user suspended|recipient suspend|invalid/inactive user|inactive (?:user|account|mailbox)",
@@ -217,7 +217,8 @@ REJECTED = Rule(
         r"not (?:allowed|authorized|permitted) to post|delivery not authorized",
         r"access denied|this server does not accept mail from|rejected by .{0,40}policy",
         r"you are not allowed|address(?<!recipient address)(?<!ip address) rejected",
-        r"sender not pre-approved",
+        r"sender not pre-approved|not a member of this mailing list|not member article from",
+        r"spam mail from a spammer is rejected|is not a registered gateway user",
     ),
     "RFC 3463 X.1.7/X.1.8 our sender address refused: cause 2",
 )
@@ -294,6 +295,8 @@ UNAMBIGUOUS_UNKNOWN = Rule(
         r"unknown recipient or mailbox|tried to reach does not exist|domain does not exist",
         r"[a-z]\.[a-z]{2,} does not exist$|invalid final delivery userid|no valid recipients",
         r"please check if (?:the )?address is correct",
+        r"recipient address rejected: (?:access denied|invalid user|unknown user)",
+        r"not listed in (?:the )?public name (?:&|and) address book",
     ),
     "the reply itself says the mailbox or domain does not exist, whatever the SMTP phase",
 )

@@ -24,7 +24,7 @@ POLICY = Rule(
     _rx(
         r"polic(?:y|ies)|prohibited|not accepted for policy|organization(?:al)? settings",
         r"members-only list|closed mailing list|not subscribed to this group|captcha",
-        r"illegal attachment|attachments",
+        r"illegal attachment|attachments|header error|protocol violation",
     ),
     why="receiving site policy refuses the message or sender: cause 2",
 )
@@ -46,6 +46,7 @@ SYSTEM_ERROR = Rule(
         r"try again later|timeout waiting|interrupted system call|queue file write error",
         r"transaction failed|can'?t create user output file|encountered an error",
         r"upstream error|server error|system (?:is )?(?:not available|busy)",
+        r"duplicated message-id|detected a loop condition|loop back warning",
     ),
     "remote system trouble: retry",
 )
@@ -65,7 +66,10 @@ NETWORK_ERROR = Rule(
 SYSTEM_FULL = Rule(
     "systemfull",
     TMP,
-    _rx(r"mail system full|disk full|exceeded storage allocation|insufficient system storage"),
+    _rx(
+        r"mail system full|disk full|exceeded storage allocation",
+        r"insufficient (?:system storage|disk space|space)",
+    ),
     "destination server disk full (not the patron's quota): retry",
 )
 
@@ -88,7 +92,7 @@ EXPIRED = Rule(
         r"could not be delivered (?:within|for more than)|not (?:been )?delivered within",
         r"delivery attempts will continue|failing for a long time|did not respond|not responding",
         r"unable to deliver message after|queue period|will be retried",
-        r"did not accept our requests to connect|message expired",
+        r"did not accept our requests to connect|message expired|could not find a gateway for",
     ),
     "RFC 3463 X.4.7 delivery time expired: retry / count as soft",
 )
@@ -96,7 +100,10 @@ EXPIRED = Rule(
 STARTTLS = Rule(
     "failedstarttls",
     TMP,
-    _rx(r"starttls|tls (?:handshake|negotiation)|ssl (?:handshake|error)|certificate"),
+    _rx(
+        r"starttls|tls (?:handshake|negotiation)|ssl (?:handshake|error)|certificate",
+        r"does not support tls|tls (?:is )?(?:not (?:supported|available)|unavailable)",
+    ),
     why="TLS negotiation failed: either side, retry",
 )
 

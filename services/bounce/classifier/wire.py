@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
 
+from services.bounce.classifier.fml import notice_records
 from services.bounce.classifier.freetext import split_returned
+from services.bounce.classifier.sesjson import notification
 
 MAX_BYTES = 1 << 20
 """Only the first MiB of a message is examined; the verdict is in the first few KiB."""
@@ -49,6 +51,8 @@ class ParsedMail:
     feedback: bool = False
     readable: bool = True
     message: Message | None = None
+    notification: str = ""
+    """Type of an Amazon SES JSON notification ("bounce", "delivery", ...), else ""."""
 
 
 def normalise(raw: bytes) -> bytes:
@@ -59,6 +63,27 @@ def normalise(raw: bytes) -> bytes:
     if data.startswith(b"From "):
         _, _, data = data.partition(b"\n")
     return data.lstrip(b"\n")
+
+
+_RETURNED_PART = re.compile(rb"(?im)^content-type:[ \t]*message/(?:rfc822|global)\b")
+_TRIM_FROM = 64 * 1024
+_KEEP_OF_RETURNED_BODY = 8 * 1024
+
+
+def trim_returned(data: bytes) -> bytes:
+    """Cut a large message a little after the returned original's header block.
+
+    RFC 3462 puts the returned message last; its body (attachments, often most of the
+    bytes) says nothing about the failure, so the parser need not read it.
+    """
+    if len(data) < _TRIM_FROM:
+        return data
+    m = _RETURNED_PART.search(data)
+    part_headers_end = data.find(b"\n\n", m.end()) if m else -1
+    inner_headers_end = data.find(b"\n\n", part_headers_end + 2) if part_headers_end >= 0 else -1
+    if inner_headers_end < 0:
+        return data
+    return data[: inner_headers_end + 2 + _KEEP_OF_RETURNED_BODY]
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
@@ -129,12 +154,28 @@ def _dsn_blocks(part: Message) -> list[DsnFields]:
     return parse_fields(part_text(part))
 
 
+_LEAF_RETURNED = frozenset({"message/rfc822", "message/global"})
+
+
+class _Part(Message):
+    """A message part whose returned original (``message/rfc822``, ``message/global``)
+    the parser keeps as one text leaf: the full parse of the original message (often
+    most of the bytes, with its own MIME tree) is skipped; only its header block is read
+    (``_returned_text``). ``get_content_type`` still gives the declared type."""
+
+    def get_content_maintype(self) -> str:
+        ctype = self.get_content_type()
+        return "text" if ctype in _LEAF_RETURNED else ctype.partition("/")[0]
+
+
 def _returned_text(part: Message) -> str:
     payload = part.get_payload()
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         inner = payload[0]
         return "\n".join(f"{k}: {v}" for k, v in inner.items())
-    return part_text(part)
+    text = part_text(part)
+    end = text.find("\n\n")
+    return text if end < 0 else text[:end]
 
 
 def _absorb_dsn(pm: ParsedMail, blocks: list[DsnFields]) -> None:
@@ -190,10 +231,10 @@ def _headers(msg: Message) -> dict[str, str]:
 
 def parse(raw: bytes) -> ParsedMail:
     """Parse ``raw`` into a ``ParsedMail``; ``readable`` is False when nothing made sense."""
-    data = normalise(raw)
+    data = trim_returned(normalise(raw))
     pm = ParsedMail()
     try:
-        msg = email.message_from_bytes(data, policy=compat32)
+        msg = email.message_from_bytes(data, _Part, policy=compat32)
         pm.message = msg
         pm.headers = _headers(msg)
         pm.content_type = msg.get_content_type()
@@ -211,6 +252,10 @@ def parse(raw: bytes) -> ParsedMail:
     pm.text = diag
     if inline:
         pm.returned += inline
+    if not pm.dsn_records:
+        pm.notification, pm.dsn_records = notification(diag)
+    if not pm.dsn_records:
+        pm.dsn_records = notice_records(pm.headers, diag)
     if not pm.dsn_records:
         _absorb_dsn(pm, [b for b in parse_fields(diag) if "status" in b or "action" in b])
     return pm

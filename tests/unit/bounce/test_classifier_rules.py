@@ -38,6 +38,30 @@ CASES = [
     ("spam under 5.6.0", "5.6.0", "554 5.6.0 This message has been scored as spam", REJ),
     ("multiple from", "5.7.1", "550 5.7.1 Messages with multiple addresses in From:", OURS),
     ("account disabled", "5.2.1", "550 5.2.1 This account is disabled", BAD),
+    (
+        "folded access denied",
+        "5.4.1",
+        "550 5.4.1 <p@example.jp>: Recipient\n    address rejected: Access denied",
+        BAD,
+    ),
+    (
+        "exchange access denied",
+        "5.7.1",
+        "554 5.7.1 <p@example.jp>: Recipient address rejected: Access denied",
+        BAD,
+    ),
+    ("header error", "5.7.9", "554 5.7.9 Header error", REJ),
+    ("protocol violation", "5.0.0", "550 Protocol violation", REJ),
+    ("server disk full", "4.4.7", "452 4.4.5 Insufficient disk space; try again later", TMP),
+    (
+        "inactive service is no suspend",
+        "5.4.316",
+        "550 5.4.316 Message expired, a service that is inactive on the remote host",
+        TMP,
+    ),
+    ("no tls at receiver", "5.0.0", "500 Remote server does not support TLS", TMP),
+    ("gateway user", "5.0.0", "550 'p@example.jp' is not a registered gateway user", REJ),
+    ("notes directory", "5.0.0", "User not listed in public Name & Address Book", BAD),
 ]
 
 
