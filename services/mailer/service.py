@@ -146,7 +146,9 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
             collector.on_ils,
         ),
         runtime.consumer(
-            ConsumerSpec("SCHEDULE", "mailer-triggers", TRIGGER_SUBJECTS, ack_wait=300.0),
+            ConsumerSpec(
+                "SCHEDULE", "mailer-triggers", TRIGGER_SUBJECTS, ack_wait=settings.trigger_ack_wait
+            ),
             collector.on_trigger,
         ),
         runtime.consumer(

@@ -70,6 +70,11 @@ class MailerSettings(CommonSettings):
     send_ack_wait: float = Field(
         90.0, gt=0, description="Seconds before an unacknowledged work item is redelivered."
     )
+    trigger_ack_wait: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds before an unfinished trigger run (fan-out) is redelivered.",
+    )
     dkim_selector: str | None = Field(None, description="DKIM selector (signing when set).")
     dkim_key_file: Path | None = Field(
         None, description="PEM private key for DKIM signing (signing when set)."

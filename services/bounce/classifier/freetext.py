@@ -32,6 +32,18 @@ _ORIGINAL_MARKERS = re.compile(
     r")"
 )
 _MARKER_SCAN = 64 * 1024
+_MARKER_WORDS = (
+    "copy of the message",
+    "original message",
+    "returned message",
+    "undelivered message",
+    "message headers follow",
+    "header",
+    "unsent message below",
+    "bounced e-mail",
+    "message/rfc822",
+)
+"""Cheap prefilter: ``_ORIGINAL_MARKERS`` can only match text holding one of these."""
 ADDRESS = re.compile(
     r"(?<![\w.+=-])([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
 )
@@ -66,7 +78,9 @@ def _header_run_start(lines: list[str], start: int) -> int:
 
 def split_returned(body: str) -> tuple[str, str]:
     """Split a free-text body into (diagnostic text, inline returned headers)."""
-    marker = _ORIGINAL_MARKERS.search(body, 0, _MARKER_SCAN)
+    low = body[:_MARKER_SCAN].lower()
+    maybe = any(word in low for word in _MARKER_WORDS)
+    marker = _ORIGINAL_MARKERS.search(body, 0, _MARKER_SCAN) if maybe else None
     cut = marker.start() if marker else len(body)
     lines = body[cut:].split("\n") if marker else body.split("\n")
     start = _header_run_start(lines, 1 if marker else 0)

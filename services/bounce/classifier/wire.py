@@ -66,7 +66,7 @@ def normalise(raw: bytes) -> bytes:
 
 
 _RETURNED_PART = re.compile(rb"(?im)^content-type:[ \t]*message/(?:rfc822|global)\b")
-_TRIM_FROM = 64 * 1024
+_TRIM_FROM = 12 * 1024
 _KEEP_OF_RETURNED_BODY = 8 * 1024
 
 
@@ -162,6 +162,18 @@ class _Part(Message):
     the parser keeps as one text leaf: the full parse of the original message (often
     most of the bytes, with its own MIME tree) is skipped; only its header block is read
     (``_returned_text``). ``get_content_type`` still gives the declared type."""
+
+    _ctype_key: tuple[int, str] | None = None
+    _ctype: str = ""
+
+    def get_content_type(self) -> str:
+        """Memoised: the parser and the walk ask for it dozens of times per part. The key
+        (header count, default type) changes whenever the answer could."""
+        key = (len(self._headers), self.get_default_type())  # type: ignore[attr-defined]
+        if key != self._ctype_key:
+            self._ctype = super().get_content_type()
+            self._ctype_key = key
+        return self._ctype
 
     def get_content_maintype(self) -> str:
         ctype = self.get_content_type()

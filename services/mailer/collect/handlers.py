@@ -176,7 +176,7 @@ class Collector:
         )
 
     async def _fan_out_one(self, run: Run, stored: Stored) -> None:
-        taken = await self._store.assign(stored, run.run_id, run.eligible, run.useless)
+        taken, written = await self._store.assign(stored, run.run_id, run.eligible, run.useless)
         if taken:
             entry: PendingEntry = stored.entry
             work = make_work(
@@ -191,7 +191,9 @@ class Collector:
                 now=self._clock.now(),
             )
             await self._send_now(work)
-        await self._store.release(stored.key, run.run_id)
+        # ``written`` is the entry as this process last wrote or read it: if anything
+        # changed since, the compare-and-set fails and ``release`` re-reads.
+        await self._store.release(stored.key, run.run_id, hint=written)
 
     # -- bounce digest ---------------------------------------------------------------------
 

@@ -105,8 +105,8 @@ class PendingStore:
 
     async def assign(
         self, stored: Stored, run: str, eligible: Eligible, useless: Eligible
-    ) -> tuple[PendingSource, ...]:
-        """Mark (or find) this run's events of one entry; returns them."""
+    ) -> tuple[tuple[PendingSource, ...], Stored | None]:
+        """Mark (or find) this run's events of one entry; returns them and the entry."""
         taken: tuple[PendingSource, ...] = ()
 
         def change(entry: PendingEntry) -> PendingEntry | None:
@@ -115,11 +115,11 @@ class PendingStore:
             taken = result.taken
             return result.entry if result.changed else None
 
-        await self.change(stored.key, change, hint=stored)
-        return taken
+        written = await self.change(stored.key, change, hint=stored)
+        return taken, written
 
-    async def release(self, key: str, run: str) -> None:
-        await self.change(key, lambda entry: grouping.release(entry, run))
+    async def release(self, key: str, run: str, *, hint: Stored | None = None) -> None:
+        await self.change(key, lambda entry: grouping.release(entry, run), hint=hint)
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
         if not entry.events:

@@ -9,7 +9,7 @@ from datetime import datetime
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from services.mailer.plan.claims import Decision, Later, Take, decide
+from services.mailer.plan.claims import Decision, Later, Take, decide, new_record
 from services.mailer.plan.model import MailWork
 from services.mailer.plan.timing import RetrySchedule
 from shared.mailrecord import LedgerState, MailRecord
@@ -47,6 +47,13 @@ class Ledger:
 
     async def claim(self, work: MailWork, now: datetime) -> Decision | Claim:
         """A ``Claim`` when this process may send now, else the decision to act on."""
+        # Most mails are new: try to create the record first (one round trip).
+        fresh = new_record(work, self._domain, now)
+        try:
+            rev = await self._kv.create(work.mail_id, fresh.model_dump_json().encode())
+            return Claim(fresh, rev)
+        except KeyWrongLastSequenceError:
+            pass  # it exists: read it and decide
         current, revision = await self.read(work.mail_id)
         decision = decide(
             work,
