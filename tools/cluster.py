@@ -11,6 +11,7 @@ Ctrl-C stops everything cleanly.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -63,12 +64,15 @@ def _wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path) 
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.ERROR)  # the launcher's own client stays quiet
     for sub in ("nats", "outbox", "logs", "dovecot"):
         (VAR / sub).mkdir(parents=True, exist_ok=True)
     speed = float(os.environ.get("OTAYORI_DEMO_SPEED", "1000"))
     thursday = demo_thursday(datetime.now(JST).date())
-    start = datetime.combine(thursday, dtime(8, 0), JST)
-    anchor = datetime.now(UTC)
+    # The clock reads Thursday 07:30 JST a few real seconds from now, once the services are
+    # up, so the day's 08:00 and 08:30 triggers fire in front of the viewer.
+    start = datetime.combine(thursday, dtime(7, 30), JST)
+    anchor = datetime.now(UTC) + timedelta(seconds=8)
 
     nats = start_nats(VAR / "nats", port=_port(4222), monitor_port=_port(8222))
     smtp_port = _port(2525)
@@ -172,8 +176,8 @@ def _banner(
         print(f"  {name:<16} {what}")
     print(
         f"\nThe ILS simulator posted {count} events for the batch of Thursday {thursday}."
-        f"\nThe cluster clock started at {thursday} 08:00 JST and runs {speed:g}x:"
-        f" the Saturday mail run comes in about {int(49 * 3600 / speed)} s."
+        f"\nThe cluster clock reads {thursday} 07:30 JST and runs {speed:g}x:"
+        f" the Saturday mail run comes in about {int(49.5 * 3600 / speed) + 8} s."
         "\n\nLook at the mails:   .venv/bin/python -m tools.outbox   (--show N for one)"
         "\nPreview a mail:      .venv/bin/otayori preview online_loan"
         " shared/contracts/examples/ils.loan.online_issued.json"

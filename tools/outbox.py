@@ -11,6 +11,7 @@ import email
 import email.policy
 import mailbox
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def _messages(path: Path) -> list[EmailMessage]:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         found.append(msg)
-    return sorted(found, key=lambda m: str(m["Date"]))
+    return sorted(found, key=lambda m: parsedate_to_datetime(str(m["Date"])))
 
 
 def main() -> None:
