@@ -118,6 +118,7 @@ def main() -> None:
                     env={**env, "OTAYORI_HTTP_PORT": str(port)},
                     stdout=fh,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C goes to the launcher only
                 )
             procs[name] = (proc, port, log)
         for name, (proc, port, log) in procs.items():

@@ -91,6 +91,8 @@ def start_nats(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Own session: a terminal's Ctrl-C reaches the launcher, which stops servers last.
+        start_new_session=True,
     )
     deadline = time.monotonic() + timeout
     health = f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"
