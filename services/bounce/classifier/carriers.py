@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from services.bounce.classifier.model import Category
 
@@ -47,6 +48,34 @@ REASONS = {
     "gmail-unsolicited": "Gmail classified our mail as unsolicited",
 }
 
+_ORANGE_LAPOSTE = ("orange.fr", "wanadoo.fr", "laposte.net")
+_FRANCE_PTT_CODE = re.compile(r"(?i)\b(?:LPN|LPNAAA|OFR|OUK)(?:_[0-9]{3}|[0-9]{3}[-_][0-9]{3})\b")
+_B, _R, _F, _T, _O = (
+    Category.BAD_ADDRESS,
+    Category.DOMAIN_REJECTION,
+    Category.MAILBOX_FULL,
+    Category.TRANSIENT,
+    Category.SENDER_SIDE,
+)
+_FRANCE_PTT: dict[str, tuple[str, Category]] = {
+    "101": ("blocked", _R), "102": ("blocked", _R), "103": ("blocked", _R),
+    "104": ("toomanyconn", _T), "305": ("securityerror", _O), "401": ("blocked", _R),
+    "402": ("securityerror", _O), "403": ("rejected", _R), "405": ("rejected", _R),
+    "415": ("rejected", _R), "416": ("userunknown", _B), "417": ("mailboxfull", _F),
+    "418": ("userunknown", _B), "420": ("suspend", _B), "421": ("rejected", _R),
+    "426": ("suspend", _B), "505": ("systemerror", _T), "506": ("spamdetected", _R),
+    "510": ("blocked", _R), "514": ("mesgtoobig", _O), "517": ("policyviolation", _R),
+    "630": ("policyviolation", _R), "999": ("blocked", _R),
+}  # fmt: skip
+"""Orange / La Poste ``OFR_506``, ``LPN007_416`` codes (last three digits) -> reason, as in
+sisimai's Rhost::FrancePTT table; codes it leaves undefined fall through to the rules."""
+REASONS.update(
+    {
+        f"orange-laposte-{name}": f"Orange/La Poste code table: {name}"
+        for name, _ in _FRANCE_PTT.values()
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class CarrierContext:
@@ -60,9 +89,14 @@ class CarrierContext:
     spasign_ng: bool
 
 
+@cache
+def _dotted(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("." + s for s in suffixes)
+
+
 def _is(domain: str, suffixes: tuple[str, ...]) -> bool:
     d = domain.lower().rstrip(".")
-    return any(d == s or d.endswith("." + s) for s in suffixes)
+    return d in suffixes or d.endswith(_dotted(suffixes))
 
 
 def _hosts(ctx: CarrierContext) -> tuple[str, str]:
@@ -99,7 +133,7 @@ def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
     text = ctx.diagnostic
     if (_is(domain, _MICROSOFT) or _is(mta, _MICROSOFT)) and _MS_BANNED.search(text):
         return ("microsoft-banned-ip", Category.DOMAIN_REJECTION)
-    if _MS_DBEB.search(text):
+    if "5.4.1 " in text and _MS_DBEB.search(text):
         return ("microsoft-dbeb-unknown-recipient", Category.BAD_ADDRESS)
     groups = _is(domain, ("googlegroups.com",)) and not ctx.status.startswith("5.1")
     if groups or _GROUPS_REFUSAL.search(text):
@@ -109,6 +143,16 @@ def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
     return None
 
 
+def orange_laposte(ctx: CarrierContext) -> tuple[str, Category] | None:
+    """Orange / La Poste answer with a vendor code that names the cause exactly."""
+    domain, mta = _hosts(ctx)
+    if not (_is(domain, _ORANGE_LAPOSTE) or _is(mta, _ORANGE_LAPOSTE)):
+        return None
+    m = _FRANCE_PTT_CODE.search(ctx.diagnostic)
+    hit = _FRANCE_PTT.get(m.group(0)[-3:]) if m else None
+    return (f"orange-laposte-{hit[0]}", hit[1]) if hit else None
+
+
 def carrier_rule(ctx: CarrierContext) -> tuple[str, Category] | None:
     """The first carrier-specific verdict for ``ctx``, if any."""
-    return japanese_mobile(ctx) or big_providers(ctx)
+    return japanese_mobile(ctx) or big_providers(ctx) or orange_laposte(ctx)

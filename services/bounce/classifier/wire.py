@@ -18,6 +18,7 @@ from email.policy import compat32
 
 from services.bounce.classifier.fml import notice_records
 from services.bounce.classifier.freetext import split_returned
+from services.bounce.classifier.mime import build
 from services.bounce.classifier.sesjson import notification
 
 MAX_BYTES = 1 << 20
@@ -246,7 +247,8 @@ def parse(raw: bytes) -> ParsedMail:
     data = trim_returned(normalise(raw))
     pm = ParsedMail()
     try:
-        msg = email.message_from_bytes(data, _Part, policy=compat32)
+        text = data.decode("ascii", "surrogateescape")  # as email.message_from_bytes does
+        msg = build(text, _Part) or email.message_from_string(text, _Part, policy=compat32)
         pm.message = msg
         pm.headers = _headers(msg)
         pm.content_type = msg.get_content_type()

@@ -110,6 +110,26 @@ def test_au_spasign_ng_header_means_domain_rejection() -> None:
     assert classify(raw).recipients[0].category is REJ
 
 
+@pytest.mark.parametrize(
+    ("rcpt", "diagnostic", "want", "rule"),
+    [
+        ("p@wanadoo.fr", "550 5.2.0 Mail rejected. OFR_506 [506]", REJ, "spamdetected"),
+        ("p@laposte.net", "550 5.5.0 Invalid recipient. LPN007_416", BAD, "userunknown"),
+        ("p@orange.fr", "421 Service refused. OFR006_104", Category.TRANSIENT, "toomanyconn"),
+    ],
+)
+def test_orange_laposte_vendor_codes_name_the_cause(
+    rcpt: str, diagnostic: str, want: Category, rule: str
+) -> None:
+    found = classify(dsn(rcpt, "5.0.0", diagnostic)).recipients[0]
+    assert (found.category, found.evidence.rule) == (want, f"orange-laposte-{rule}")
+
+
+def test_orange_laposte_code_elsewhere_is_ignored() -> None:
+    found = classify(dsn("p@example.fr", "5.0.0", "550 mail rejected OFR_506")).recipients[0]
+    assert not found.evidence.rule.startswith("orange-laposte")
+
+
 def test_recipient_differing_from_the_mailed_address_is_a_forwarding_failure() -> None:
     mailed = {MSGID: "patron@example.jp", "T0K3N": "patron@example.jp"}
     raw = dsn("forwarded@elsewhere.example", "5.1.1", "550 5.1.1 User unknown")

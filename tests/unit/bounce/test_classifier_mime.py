@@ -1,0 +1,114 @@
+"""The light MIME splitter builds exactly the stdlib's ``Message`` tree, or declines."""
+
+from __future__ import annotations
+
+import email
+from email.message import Message
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.bounce.classifier import mime, wire
+from tests.support.servers import require
+from tests.unit.bounce import corpus
+
+Tree = tuple[object, ...]
+
+
+def _tree(msg: Message) -> Tree:
+    payload = msg.get_payload()
+    body: object = (
+        tuple(_tree(p) for p in payload if isinstance(p, Message))
+        if isinstance(payload, list)
+        else payload
+    )
+    return (tuple(msg.items()), msg.get_content_type(), msg.get_unixfrom(), body)
+
+
+def _same_as_stdlib(text: str) -> None:
+    built = mime.build(text, wire._Part)
+    if built is not None:
+        expected = email.message_from_string(text, wire._Part, policy=compat32)
+        assert _tree(built) == _tree(expected)
+
+
+def _text(raw: bytes) -> str:
+    return wire.trim_returned(wire.normalise(raw)).decode("ascii", "surrogateescape")
+
+
+def test_every_corpus_message_gets_the_stdlib_tree() -> None:
+    require("the shared sisimai corpus (../shared/corpus/sisimai)", corpus.available())
+    paths = sorted(corpus.EML.rglob("*.eml"))
+    built = 0
+    for path in paths:
+        text = _text(Path(path).read_bytes())
+        _same_as_stdlib(text)
+        built += mime.build(text, wire._Part) is not None
+    assert built > len(paths) // 2  # the fast path is the common path
+
+
+EDGE_CASES = [
+    "",
+    "\n",
+    "Subject: x",
+    "Subject: x\n\nbody\n",
+    "Subject: x\n folded\n\tagain\nTo: a@b\n\nbody",
+    "From someone\nSubject: x\n\nbody",
+    " leading continuation\nSubject: x\n\nbody",
+    "Subject: x\nnot a header line\n\nbody",
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n--b\n\ntwo\n--b--\n',
+    'Content-Type: multipart/mixed; boundary="b"\n\npre\n--b\nA: 1\n\none\n\n--b--\nepi',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n--b\n--b\n\ntwo\n--b--\n',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\nunclosed\n',
+    'Content-Type: multipart/mixed; boundary="b"\n\nno boundary at all\n',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n--b\n\nunclosed',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n--b\n'
+    'Content-Type: multipart/alternative; boundary="i"\n\n--i\n\nx\n--i--\n',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: multipart/'
+    'alternative; boundary="i"\n\n--i\n\nunclosed inner\n--b--\n',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--b  \n\nblank tail\n--b-- \n',
+    'Content-Type: multipart/mixed; boundary="b"\n\n--bx\n\nnot a boundary\n--b--\n',
+    "Content-Type: multipart/mixed\n\n--b\n\nno boundary parameter\n--b--\n",
+    'Content-Type: multipart/digest; boundary="b"\n\n--b\n\nA: 1\n\nx\n--b--\n',
+    'Content-Type: multipart/report; boundary="o"\n\n--o\nContent-Type: multipart/'
+    'alternative; boundary="i"\n\n--i\n\ntext\n--i--\n\n--o\nContent-Type: message/'
+    "delivery-status\n\nReporting-MTA: dns; x\n\nFinal-Recipient: rfc822; a@b\nStatus:"
+    " 5.1.1\n\n--o\nContent-Type: message/rfc822\n\nSubject: s\n\nbody\n--o--\n",
+    'Content-Type: multipart/report; boundary="o"\n\n--o\nContent-Type: message/'
+    "feedback-report\n\nFeedback-Type: abuse\n\n\n--o--\n",
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_edge_cases_match_the_stdlib_or_decline(text: str) -> None:
+    _same_as_stdlib(text)
+
+
+_LINES = st.sampled_from(
+    [
+        "Subject: x",
+        " folded",
+        "Content-Type: multipart/mixed; boundary=b",
+        "Content-Type: message/delivery-status",
+        "Content-Type: text/plain",
+        "Status: 5.1.1",
+        "--b",
+        "--b--",
+        "",
+        "body text",
+        "From x",
+        "Content-Type: multipart/alternative; boundary=c",
+        "--c",
+        "--c--",
+        "--b  ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, max_size=30))
+def test_random_line_soups_match_the_stdlib_or_decline(lines: list[str]) -> None:
+    _same_as_stdlib("\n".join(lines))
