@@ -57,3 +57,7 @@ def _rebuild_invalid_address(code: str, message_ja: str, address: str) -> Invali
 
 class PreviewInputError(MailerError):
     """``otayori preview`` got input it cannot use; the message names the field."""
+
+
+class DkimKeyError(MailerError):
+    """The DKIM key file does not hold an RSA private key."""

@@ -61,6 +61,8 @@ SEND_SUBJECTS = ("mail.send.>",)
 #: A deferred mail may be retried for days (until it expires): far more deliveries than
 #: the default; each delivery re-checks expiry first, so this cannot loop forever.
 SEND_MAX_DELIVER = 500
+#: Work items fetched per pull, as a multiple of ``send_concurrency``.
+SEND_BATCH_FACTOR = 4
 
 
 def smtp_config(s: MailerSettings) -> SmtpConfig:
@@ -163,7 +165,9 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
                 SEND_SUBJECTS,
                 max_deliver=SEND_MAX_DELIVER,
                 ack_wait=settings.send_ack_wait,
-                batch=settings.send_concurrency,
+                # Several batches' worth fetched at once: the loop waits for a whole batch
+                # before fetching again, so one slow SMTP answer must not idle the pool.
+                batch=settings.send_concurrency * SEND_BATCH_FACTOR,
                 concurrency=settings.send_concurrency,
             ),
             sender.handle,

@@ -19,6 +19,7 @@ from services.mailer.compose.mime import (
 )
 from services.mailer.compose.model import ComposedMail, Envelope, RenderedMail
 from services.mailer.compose.render import render
+from services.mailer.compose.wire import build_utf8, fast_path_ok
 from services.mailer.errors import ComposeError
 from shared.contracts.base import Event
 from shared.contracts.mail import MailKind
@@ -38,7 +39,7 @@ def compose(
 
     Raises ``HeaderInjection`` (CR/LF/NUL in a header value), ``InvalidAddress``
     (``envelope.to`` is not a usable address) or ``ComposeError`` (missing value,
-    inconsistent events, a message that does not parse back).
+    inconsistent events, a stdlib-built message that does not parse back).
     """
     _check_envelope(envelope)
     check_address(envelope.to)
@@ -53,8 +54,12 @@ def compose(
             data = build_message(jis_mail, jis_envelope, "iso-2022-jp")
             verify(data, jis_mail, jis_envelope)
             return ComposedMail(data=data, subject=jis_mail.subject, charset="iso-2022-jp")
-    data = build_message(mail, envelope, "utf-8")
-    verify(data, mail, envelope)
+    if fast_path_ok(envelope):
+        # Written directly (no parse-back: the unit tests parse every kind back).
+        data = build_utf8(mail, envelope)
+    else:
+        data = build_message(mail, envelope, "utf-8")
+        verify(data, mail, envelope)
     return ComposedMail(data=data, subject=mail.subject, charset="utf-8")
 
 
