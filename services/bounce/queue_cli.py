@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from services.bounce.errors import StaffApiError
 from services.bounce.queue_view import render_list, render_show, render_update
+from shared.bus.connect import connect_once
 from shared.contracts.bounce import BounceCategory, FlagStatus
 from shared.contracts.staff import (
     QUEUE_CONTACTED,
@@ -42,20 +43,11 @@ CATEGORIES: tuple[BounceCategory, ...] = (
 )  # fmt: skip
 
 
-async def _quiet(exc: Exception) -> None:
-    """Connection errors are reported once, by ``request``, not as tracebacks."""
-
-
 async def request(subject: str, body: BaseModel, reply: type[R], timeout: float = 10.0) -> R:
     """One request to the bounce service's staff API; raises ``StaffApiError`` on errors."""
     settings = load_settings(CommonSettings)
-    password = settings.nats_password.get_secret_value() if settings.nats_password else None
-    servers = [u.strip() for u in settings.nats_url.split(",") if u.strip()]
     try:
-        nc = await nats.connect(
-            servers=servers, user=settings.nats_user, password=password, connect_timeout=5,
-            allow_reconnect=False, error_cb=_quiet,
-        )  # fmt: skip
+        nc = await connect_once(settings, name="otayori-queue-cli")
     except (OSError, nats.errors.NoServersError) as exc:
         message = f"NATS に接続できません ({settings.nats_url}): {type(exc).__name__}"
         raise StaffApiError("unreachable", message) from exc

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 
-import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.errors import BucketNotFoundError
 
+from shared.bus.connect import connect_once
 from shared.clock import SystemClock
 from shared.settings import load_settings
 
@@ -45,26 +45,10 @@ def _operator() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-async def _quiet(exc: Exception) -> None:
-    return None
-
-
 @asynccontextmanager
 async def _connect(settings: SchedulerSettings) -> AsyncIterator[Client]:
     """A one-shot connection: fails fast instead of reconnecting forever."""
-    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
-    password = settings.nats_password.get_secret_value() if settings.nats_password else None
-    nc = await nats.connect(
-        servers=servers,
-        name="otayori-schedule-cli",
-        user=settings.nats_user,
-        password=password,
-        connect_timeout=2,
-        allow_reconnect=False,
-        max_reconnect_attempts=1,  # nats-py: 0 means "try forever" on the first connect
-        reconnect_time_wait=0.2,
-        error_cb=_quiet,
-    )
+    nc = await connect_once(settings, name="otayori-schedule-cli", timeout=2)
     try:
         yield nc
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -24,19 +25,36 @@ async def _reconnected_cb() -> None:
     log.info("nats.reconnected")
 
 
-async def connect(settings: CommonSettings, *, name: str) -> Client:
-    """Connect with unbounded reconnects (a service outlives a NATS restart)."""
+def _server_options(settings: CommonSettings) -> dict[str, Any]:
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
     password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    return {"servers": servers, "user": settings.nats_user, "password": password}
+
+
+async def connect(settings: CommonSettings, *, name: str) -> Client:
+    """Connect with unbounded reconnects (a service outlives a NATS restart)."""
     return await nats.connect(
-        servers=servers,
+        **_server_options(settings),
         name=name,
-        user=settings.nats_user,
-        password=password,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
         error_cb=_error_cb,
         disconnected_cb=_disconnected_cb,
         reconnected_cb=_reconnected_cb,
+    )
+
+
+async def _quiet(exc: Exception) -> None:
+    """Commands report a failed connection once, themselves; no traceback per attempt."""
+
+
+async def connect_once(settings: CommonSettings, *, name: str, timeout: float = 5.0) -> Client:
+    """For commands: one attempt, no reconnects; raises at once when NATS is unreachable."""
+    return await nats.connect(
+        **_server_options(settings),
+        name=name,
+        connect_timeout=timeout,
+        allow_reconnect=False,
+        error_cb=_quiet,
     )
