@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
-from shared.bus.connect import connect
+from shared.bus.connect import connect_once
 from shared.bus.consume import validation_lines
 from shared.bus.provision import provision
 from shared.bus.publish import publish
@@ -31,9 +32,19 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_publish)
 
 
+def _unreachable(settings: CommonSettings, exc: Exception) -> int:
+    print(
+        f"otayori: cannot reach NATS at {settings.nats_url}: {type(exc).__name__}", file=sys.stderr
+    )
+    return 3
+
+
 async def _provision(args: argparse.Namespace) -> int:
     settings = load_settings(CommonSettings)
-    nc = await connect(settings, name="otayori-cli")
+    try:
+        nc = await connect_once(settings, name="otayori-cli")
+    except (OSError, TimeoutError, NatsError) as exc:
+        return _unreachable(settings, exc)
     try:
         for kind, name, action in await provision(nc.jetstream()):
             print(f"{kind}\t{name}\t{action}")
@@ -69,7 +80,11 @@ async def _publish(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"valid\t{args.subject}\t{event.event_id}")
         return 0
-    nc = await connect(load_settings(CommonSettings), name="otayori-cli")
+    settings = load_settings(CommonSettings)
+    try:
+        nc = await connect_once(settings, name="otayori-cli")
+    except (OSError, TimeoutError, NatsError) as exc:
+        return _unreachable(settings, exc)
     try:
         ack = await publish(nc.jetstream(), event)
     finally:

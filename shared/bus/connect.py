@@ -56,5 +56,9 @@ async def connect_once(settings: CommonSettings, *, name: str, timeout: float = 
         name=name,
         connect_timeout=timeout,
         allow_reconnect=False,
+        # The first connect loops over the server pool on its own: bound it to one retry
+        # (nats-py reads 0 as "forever" there).
+        max_reconnect_attempts=1,
+        reconnect_time_wait=0.2,
         error_cb=_quiet,
     )

@@ -56,3 +56,13 @@ def test_malformed_json_names_the_problem(
     bad.write_text("{not json", "utf-8")
     assert _run(["publish", "ils.hold.ready", str(bad)]) == 1
     assert "(payload): Invalid JSON" in capsys.readouterr().err
+
+
+def test_an_unreachable_nats_is_a_clear_error_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OTAYORI_NATS_URL", "nats://127.0.0.1:1")
+    path = EXAMPLES / "ils.hold.ready.json"
+    assert _run(["publish", "ils.hold.ready", str(path)]) == 3
+    assert "cannot reach NATS at nats://127.0.0.1:1" in capsys.readouterr().err
+    assert _run(["provision"]) == 3
