@@ -45,6 +45,13 @@ async def _dead_letters(js: JetStreamContext) -> list[DeadLetter]:
     return [DeadLetter.model_validate_json(m.data) for m in await stream_messages(js, "DEADLETTER")]  # type: ignore[attr-defined]
 
 
+async def _wait_for_one_dead_letter(js: JetStreamContext) -> None:
+    async def lettered() -> bool:
+        return len(await _dead_letters(js)) == 1
+
+    await wait_for(lettered)
+
+
 async def test_an_invalid_event_is_dead_lettered_with_the_field_named(js: JetStreamContext) -> None:
     handled: list[object] = []
 
@@ -55,10 +62,7 @@ async def test_an_invalid_event_is_dead_lettered_with_the_field_named(js: JetStr
     bad = {"event_id": "bad-000001", "occurred_at": "2026-12-01T10:00:00+09:00", "patron_id": "P1"}
     await js.publish("ils.loan.returned", json.dumps(bad).encode())
 
-    async def lettered() -> bool:
-        return len(await _dead_letters(js)) == 1
-
-    await wait_for(lettered)
+    await _wait_for_one_dead_letter(js)
     stop.set()
     await task
     [letter] = await _dead_letters(js)
@@ -76,10 +80,7 @@ async def test_a_rejected_event_is_dead_lettered_once_with_the_reason(js: JetStr
     stop, task, metrics = await _run(js, handler)
     await publish(js, _returned("L-404"))
 
-    async def lettered() -> bool:
-        return len(await _dead_letters(js)) == 1
-
-    await wait_for(lettered)
+    await _wait_for_one_dead_letter(js)
     stop.set()
     await task
     [letter] = await _dead_letters(js)
@@ -98,10 +99,7 @@ async def test_retries_are_bounded_and_end_in_a_dead_letter(js: JetStreamContext
     stop, task, _ = await _run(js, handler)
     await publish(js, _returned())
 
-    async def lettered() -> bool:
-        return len(await _dead_letters(js)) == 1
-
-    await wait_for(lettered)
+    await _wait_for_one_dead_letter(js)
     stop.set()
     await task
     assert deliveries == [1, 2, 3]
@@ -142,10 +140,7 @@ async def test_undecodable_bytes_are_kept_in_the_dead_letter(
     stop, task, _ = await _run(js, handler)
     await js.publish("ils.loan.returned", payload)
 
-    async def lettered() -> bool:
-        return len(await _dead_letters(js)) == 1
-
-    await wait_for(lettered)
+    await _wait_for_one_dead_letter(js)
     stop.set()
     await task
     [letter] = await _dead_letters(js)
