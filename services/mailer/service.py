@@ -36,6 +36,7 @@ from shared.contracts.ils import (
     LoanOnlineIssued,
     LoanOverdue,
     LoanReturned,
+    PatronEmailChanged,
     PatronLoanSuspended,
 )
 from shared.mailrecord import address_key
@@ -50,6 +51,7 @@ ILS_SUBJECTS = tuple(
         LoanOverdue,
         LoanReturned,
         PatronLoanSuspended,
+        PatronEmailChanged,
     )
 )
 TRIGGER_SUBJECTS = (

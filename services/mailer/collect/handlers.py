@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.mailer.collect.store import PendingStore, Stored
@@ -30,6 +30,7 @@ from shared.contracts.ils import (
     LoanOnlineIssued,
     LoanOverdue,
     LoanReturned,
+    PatronEmailChanged,
     PatronLoanSuspended,
 )
 from shared.contracts.mail import MailKind
@@ -88,7 +89,12 @@ class Collector:
             key = keys.overdue_pending_key(event.patron_id)
             await self._store.change(key, lambda e: grouping.drop_loans(e, {event.loan_id}))
         elif isinstance(event, HoldCancelled | PatronLoanSuspended):
-            await self._send_now(prompt_work(event, recipient=event.email, now=self._clock.now()))
+            change = await self._store.address_change(event.patron_id)
+            recipient = grouping.address_for(event.email, event.occurred_at, change)
+            await self._send_now(prompt_work(event, recipient=recipient, now=self._clock.now()))
+        elif isinstance(event, PatronEmailChanged):
+            if await self._store.record_address(event):
+                log.info("collect.address_changed", extra={"patron_id": event.patron_id})
         else:
             raise Reject(f"the mailer does not handle {type(event).__name__}")
 
@@ -160,11 +166,12 @@ class Collector:
     async def _fan_out(self, run: Run, entries: Sequence[Stored], delivery: Delivery) -> None:
         sem = asyncio.Semaphore(FANOUT_CONCURRENCY)
         done = 0
+        changes = await self._store.address_changes() if entries else {}
 
         async def one(stored: Stored) -> None:
             nonlocal done
             async with sem:
-                await self._fan_out_one(run, stored)
+                await self._fan_out_one(run, stored, changes)
                 done += 1
                 if done % 1000 == 0:
                     await delivery.in_progress()
@@ -175,15 +182,22 @@ class Collector:
             extra={"run": run.run_id, "kind": run.kind, "entries": len(entries)},
         )
 
-    async def _fan_out_one(self, run: Run, stored: Stored) -> None:
+    async def _fan_out_one(
+        self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None = None
+    ) -> None:
         taken, written = await self._store.assign(stored, run.run_id, run.eligible, run.useless)
         if taken:
             entry: PendingEntry = stored.entry
+            change = (
+                changes.get(entry.patron_id)
+                if changes is not None
+                else await self._store.address_change(entry.patron_id)
+            )
             work = make_work(
                 run.kind,
                 taken,
                 patron_id=entry.patron_id,
-                recipient=grouping.latest_address(taken),
+                recipient=grouping.latest_address(taken, change),
                 run_id=run.run_id,
                 run_date=run.trigger.run_date,
                 batch=run.batch,

@@ -15,9 +15,9 @@ from nats.js.kv import KeyValue
 
 from services.mailer.plan import grouping
 from services.mailer.plan.grouping import Eligible
-from services.mailer.plan.keys import returned_key
+from services.mailer.plan.keys import ADDRESS_FILTER, address_change_key, returned_key
 from services.mailer.plan.model import PendingEntry, PendingSource
-from shared.contracts.ils import LoanReturned
+from shared.contracts.ils import LoanReturned, PatronEmailChanged
 from shared.contracts.mail import MailKind
 
 _WRONG_LAST = (10071, 10164)
@@ -156,6 +156,57 @@ class PendingStore:
         ids = sorted(loan_ids)
         flags = await asyncio.gather(*(self.is_returned(i) for i in ids))
         return {i for i, flag in zip(ids, flags, strict=True) if flag}
+
+    # -- address changes -------------------------------------------------------------------
+
+    async def record_address(self, event: PatronEmailChanged) -> bool:
+        """Keep the patron's newest address change; False when a newer one is held."""
+        key = address_change_key(event.patron_id)
+        for _ in range(MAX_CAS_ROUNDS):
+            held, revision = await self._read_change(key)
+            if grouping.newer_change(held, event) is None:
+                return False
+            data = event.model_dump_json().encode()
+            try:
+                await (
+                    self._kv.update(key, data, last=revision)
+                    if revision
+                    else self._kv.create(key, data)
+                )
+                return True
+            except KeyWrongLastSequenceError:
+                continue
+        raise ConflictError(f"{key}: too many concurrent changes")
+
+    async def address_change(self, patron_id: str) -> PatronEmailChanged | None:
+        held, _ = await self._read_change(address_change_key(patron_id))
+        return held
+
+    async def address_changes(self) -> dict[str, PatronEmailChanged]:
+        """Every held address change by patron id (one scan for a whole run)."""
+        changes: dict[str, PatronEmailChanged] = {}
+        watcher = await self._kv.watch(ADDRESS_FILTER, ignore_deletes=True)
+        try:
+            async for item in watcher:
+                if item is None:
+                    break
+                if item.value and item.operation is None:
+                    change = PatronEmailChanged.model_validate_json(item.value)
+                    changes[change.patron_id] = change
+                if not item.delta:
+                    break
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return changes
+
+    async def _read_change(self, key: str) -> tuple[PatronEmailChanged | None, int]:
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None, 0
+        if not entry.value:
+            return None, entry.revision or 0
+        return PatronEmailChanged.model_validate_json(entry.value), entry.revision or 0
 
     async def put_marker(self, key: str, data: bytes) -> None:
         await self._kv.put(key, data)

@@ -99,11 +99,17 @@ def overdue_pending_key(patron_id: str) -> str:
 
 
 HOLD_READY_FILTER = "hr.*"
+ADDRESS_FILTER = "addr.*"
 OVERDUE_FILTER = "od.*"
 
 
 def returned_key(loan_id: str) -> str:
     return f"loan.{kv_token(loan_id)}"
+
+
+def address_change_key(patron_id: str) -> str:
+    """``mail_pending`` key holding the patron's latest ``ils.patron.email_changed``."""
+    return f"addr.{kv_token(patron_id)}"
 
 
 def fired_marker(batch_thursday: date) -> str:

@@ -1,0 +1,44 @@
+"""An address change reported by the ILS redirects the patron's pending mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.clock import JST
+from shared.contracts.ils import PatronEmailChanged
+from tests.integration.mailer.conftest import Mailer
+from tests.integration.mailer.events import online_loan, saturday_trigger
+
+
+def change(patron: str, new: str, when: datetime) -> PatronEmailChanged:
+    return PatronEmailChanged(
+        occurred_at=when, patron_id=patron, new_email=new, old_email=f"{patron.lower()}@example.jp"
+    )
+
+
+async def test_a_change_after_the_loan_event_redirects_the_saturday_mail(mailer: Mailer) -> None:
+    await mailer.publish(online_loan("P700", "L-70"), online_loan("P701", "L-71"))
+    later = change("P700", "new700@example.jp", datetime(2026, 12, 4, 9, 0, tzinfo=JST))
+    earlier = change("P701", "old701@example.jp", datetime(2026, 12, 1, 9, 0, tzinfo=JST))
+    await mailer.publish(later, earlier)
+    await mailer.wait_idle("mailer-ils")
+
+    await mailer.publish(saturday_trigger())
+    await mailer.wait_outcomes(2, "sent")
+    await mailer.wait_idle()
+    to = sorted(r for m in mailer.smtp.received for r in m.rcpt_tos)
+    # P700 changed the address after the loan: the new one. P701's change predates the
+    # loan event, whose own address is the newer fact.
+    assert to == ["new700@example.jp", "p701@example.jp"]
+
+
+async def test_a_redelivered_older_change_does_not_undo_a_newer_one(mailer: Mailer) -> None:
+    first = change("P710", "first@example.jp", datetime(2026, 12, 3, 12, 0, tzinfo=JST))
+    second = change("P710", "second@example.jp", datetime(2026, 12, 4, 12, 0, tzinfo=JST))
+    await mailer.publish(online_loan("P710", "L-80"), second, first)
+    await mailer.wait_idle("mailer-ils")
+
+    await mailer.publish(saturday_trigger())
+    await mailer.wait_outcomes(1, "sent")
+    await mailer.wait_idle()
+    assert [r for m in mailer.smtp.received for r in m.rcpt_tos] == ["second@example.jp"]
