@@ -127,6 +127,12 @@ def japanese_mobile(ctx: CarrierContext) -> tuple[str, Category] | None:
     return None
 
 
+def _may_be_groups(text: str) -> bool:
+    """Cheap literal check before ``_GROUPS_REFUSAL`` (a case-insensitive scan)."""
+    low = text.lower()
+    return "to post" in low or "send mail as" in low
+
+
 def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
     """Microsoft and Google codes whose text misleads the generic rules."""
     domain, mta = _hosts(ctx)
@@ -136,7 +142,7 @@ def big_providers(ctx: CarrierContext) -> tuple[str, Category] | None:
     if "5.4.1 " in text and _MS_DBEB.search(text):
         return ("microsoft-dbeb-unknown-recipient", Category.BAD_ADDRESS)
     groups = _is(domain, ("googlegroups.com",)) and not ctx.status.startswith("5.1")
-    if groups or _GROUPS_REFUSAL.search(text):
+    if groups or (_may_be_groups(text) and _GROUPS_REFUSAL.search(text)):
         return ("google-groups-post-refused", Category.DOMAIN_REJECTION)
     if (_is(domain, _GOOGLE) or _is(mta, _GOOGLE)) and _GMAIL_UNSOLICITED.search(text):
         return ("gmail-unsolicited", Category.DOMAIN_REJECTION)

@@ -14,6 +14,7 @@ from services.bounce.classifier.carriers import REASONS, CarrierContext, carrier
 from services.bounce.classifier.model import Category
 from services.bounce.classifier.secondary import ALL_RULES as SECONDARY_RULES
 from services.bounce.classifier.status import status_reason
+from services.bounce.classifier.vendors import VendorFacts, vendor_reason
 
 RULES = {rule.name: rule for rule in r.EXPLICIT} | SECONDARY_RULES
 RULES["unambiguous"] = r.UNAMBIGUOUS_UNKNOWN
@@ -30,6 +31,9 @@ SECOND_ORDER = (
     "networkerror", "suspend", "contenterror", "expired", "failedstarttls", "securityerror",
     "mailererror",
 )  # fmt: skip
+_LOCAL_ORDER = ("mailloop", "mailboxfull", "systemfull", "mailererror")
+"""An ``X-Unix`` diagnostic is a local delivery program's own message: remote-server
+wording ("temporary failure", "try again later") says nothing about a remote system."""
 RETRY = frozenset(
     {"", "undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
      "hostunknown", "userunknown"}
@@ -68,6 +72,8 @@ class Facts:
     action: str
     diagnostic_type: str
     spasign_ng: bool
+    vendor: str = ""
+    vendor_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,14 @@ class _Matcher:
         return hit
 
 
+def _without_generic_refusal(f: Facts, text: str) -> str:
+    """Under an X.7.x status, "access denied" / "delivery not authorized" only restate
+    RFC 3463's X.7.1 ("delivery not authorized, message refused"): no sender evidence."""
+    if f.status[1:3] != ".7":
+        return text
+    return r.GENERIC_REFUSAL.sub(" ", text)
+
+
 def _probe(name: str, f: Facts, text: str, named: str, _match: _Matcher) -> bool:
     """Does reason ``name`` explain this failure (status code named it, or its text)?"""
     if name == "userunknown":
@@ -109,6 +123,7 @@ def _probe(name: str, f: Facts, text: str, named: str, _match: _Matcher) -> bool
     if name == "rejected":
         if named == "rejected":
             return True
+        text = _without_generic_refusal(f, text)
         if f.command == "MAIL" or (f.command == "DATA" and named != "userunknown"):
             return _match(name, text)
         return named in ("", "onhold", "undefined", "securityerror", "systemerror") and _match(
@@ -150,8 +165,9 @@ def _explicit(f: Facts, named: str, match: _Matcher) -> Verdict | None:
 
 def _another(f: Facts, named: str, match: _Matcher) -> Verdict:
     if named in RETRY or f.diagnostic_type not in ("", "smtp"):
+        order = _LOCAL_ORDER if f.diagnostic_type.startswith("x-unix") else SECOND_ORDER
         for text in _texts(f):
-            for name in SECOND_ORDER:
+            for name in order:
                 if match(name, text):
                     return _verdict(name)
     if named:
@@ -167,8 +183,8 @@ def _another(f: Facts, named: str, match: _Matcher) -> Verdict:
         return _verdict("syntaxerror")
     if f.action.startswith(("delayed", "expired")):
         return _verdict("expired", "delivery delayed, still being retried")
-    if f.command == "HELO":
-        return _verdict("blocked", "refused at HELO/EHLO: our host")
+    if f.command in ("HELO", "CONNECT") and not f.status.startswith("4."):
+        return _verdict("blocked", "refused at connection or HELO/EHLO: our host")
     if f.diagnostic.strip():
         return _verdict("onhold", "no rule matched the diagnostic: staff review")
     return _verdict("undefined", "no diagnostic at all: staff review")
@@ -189,6 +205,17 @@ def _carrier(f: Facts) -> Verdict | None:
     )
 
 
+def _vendor(f: Facts) -> Verdict | None:
+    if not (f.vendor or f.vendor_code):
+        return None
+    text = " ".join(f"{f.diagnostic}\n{f.context}".lower().split())
+    reason = vendor_reason(VendorFacts(f.vendor, f.vendor_code, text))
+    if not reason:
+        return None
+    source = f.vendor or "powermta"
+    return Verdict(reason, REASON_CATEGORY.get(reason, Category.UNKNOWN), f"{source} reply table")
+
+
 def decide(f: Facts) -> Verdict:
     """Carrier rules, then explicit evidence, then weaker evidence and status class.
 
@@ -197,7 +224,7 @@ def decide(f: Facts) -> Verdict:
     """
     named = status_reason(f.status)
     match = _Matcher()
-    verdict = _carrier(f) or _explicit(f, named, match) or _another(f, named, match)
+    verdict = _carrier(f) or _vendor(f) or _explicit(f, named, match) or _another(f, named, match)
     if verdict.rule == "hostunknown" and f.status.startswith("4."):
         return Verdict(verdict.rule + "+temporary", Category.TRANSIENT, "temporary (4.x.x) failure")
     return verdict

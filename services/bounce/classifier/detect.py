@@ -38,12 +38,13 @@ _AUTO_SUBJECT = re.compile(
 )
 _SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
 _COMMANDS = re.compile(
-    r"(?i)(?:in reply to|after|>>>|\()\s*(rcpt to|rcpt|mail from|end of data|data|helo|ehlo"
+    r"(?:in reply to|after|>>>|\()\s*(rcpt to|rcpt|mail from|end of data|data|helo|ehlo"
     r"|initial connection|connect)\b"
 )
 _RCPT_HINTS = re.compile(
-    r"(?i)does not like recipient|smtp:rcpt|\brcpt:|recipient address rejected|rcpt to:?\s*<"
+    r"does not like recipient|smtp:rcpt|\brcpt:|recipient address rejected|rcpt to:?\s*<"
 )
+"""Both run on lower-cased text (a case-insensitive scan is several times slower)."""
 _COMMAND_NAMES = {
     "rcpt to": "RCPT",
     "rcpt": "RCPT",
@@ -133,11 +134,18 @@ def original_message_id(pm: ParsedMail) -> str:
 def verp_token(pm: ParsedMail) -> str:
     """The raw token of ``bounce+TOKEN@plib.pref.aomori.lg.jp`` (verification elsewhere)."""
     for key in ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to"):
-        m = _VERP.search(pm.headers.get(key, ""))
+        m = _verp_in(pm.headers.get(key, ""))
         if m:
             return m.group(1)
-    m = _VERP.search(pm.returned, 0, 65536) or _VERP.search(pm.text, 0, 65536)
+    m = _verp_in(pm.returned) or _verp_in(pm.text)
     return m.group(1) if m else ""
+
+
+def _verp_in(text: str) -> re.Match[str] | None:
+    """``_VERP`` over the first 64 KiB, after a cheap literal check (most texts hold no
+    ``bounce+`` at all and the case-insensitive scan is the slow part)."""
+    head = text[:65536]
+    return _VERP.search(head) if "bounce+" in head.lower() else None
 
 
 def find_status(*texts: str) -> str:
@@ -166,10 +174,40 @@ def all_statuses(text: str) -> list[str]:
 
 def smtp_command(text: str) -> str:
     """The last SMTP command a transcript or diagnostic says the failure happened at."""
-    found = "RCPT" if _RCPT_HINTS.search(text) else ""
-    for m in _COMMANDS.finditer(text):
-        found = _COMMAND_NAMES.get(m.group(1).lower(), found)
+    low = text.lower()
+    found = "RCPT" if _RCPT_HINTS.search(low) else ""
+    for m in _COMMANDS.finditer(low):
+        found = _COMMAND_NAMES.get(m.group(1), found)
     return found
+
+
+_GREETING_REFUSED = re.compile(r"(?im)^\.\.\. while talking to [^\n]*\n<<< ?5\d\d\b")
+
+
+def greeting_refused(text: str) -> bool:
+    """A sendmail transcript whose first line after "... while talking to HOST:" is a
+    5xx reply (``<<<``) with no command (``>>>``) sent: the greeting refused us."""
+    return "while talking to" in text and _GREETING_REFUSED.search(text) is not None
+
+
+_RELAYED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3} - [^'\"\n]{1,80}? [245]\d\d[- ]'([^']{3,})'")
+
+
+def relayed_reply(diagnostic: str) -> str:
+    """The remote server's own reply quoted inside a relay service's summary (Amazon SES:
+    ``5.1.0 - Unknown address error 550-'5.7.1 <a@b>... Access denied'``), or "".
+
+    The summary ("Unknown address error", "Other mail system problem") is the relay's
+    coarse mapping of that reply and adds nothing to it."""
+    m = _RELAYED.match(diagnostic)
+    return m.group(1).strip() if m else ""
+
+
+def relay_summary(diagnostic: str) -> str:
+    """The relay's own summary in front of the quoted reply (``5.1.0 - Unknown address
+    error 550-'``), or ""; the human-readable part repeats it."""
+    m = _RELAYED.match(diagnostic)
+    return diagnostic[: m.start(1)] if m else ""
 
 
 def strip_type(value: str) -> str:

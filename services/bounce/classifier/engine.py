@@ -17,6 +17,7 @@ from services.bounce.classifier.model import (
     RecipientResult,
     SentMailLookup,
 )
+from services.bounce.classifier.vendors import host_vendor, message_vendor
 from services.bounce.classifier.wire import DsnFields, ParsedMail, parse
 
 _EXPANDED = re.compile(r"(?i)\(expanded from:? <?([^>\s)]+@[^>\s)]+)>?\)")
@@ -24,9 +25,25 @@ _DIAG_LIMIT = 600
 _CONTEXT_LIMIT = 2000
 
 
+_RETURNED = frozenset({"message/rfc822", "message/global", "message/partial"})
+
+
+def _drop_returned_bodies(msg: Message) -> None:
+    """Keep only the header block of each returned original (its body is most of the
+    lines flufl.bounce's detectors would scan, and names no failure). The tree is this
+    classification's own: nothing else reads it afterwards."""
+    for part in msg.walk():
+        payload = part.get_payload()
+        if part.get_content_type() in _RETURNED and isinstance(payload, str):
+            end = payload.find("\n\n")
+            if end >= 0:
+                part.set_payload(payload[: end + 1])
+
+
 def _flufl_recipients(msg: Message | None) -> list[str]:
     if msg is None:
         return []
+    _drop_returned_bodies(msg)
     try:
         temporary, permanent = all_failures(msg)
     except Exception:  # third-party heuristics on hostile input: treat as "found nothing"
@@ -34,6 +51,11 @@ def _flufl_recipients(msg: Message | None) -> list[str]:
     found = {a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in temporary}
     found |= {a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in permanent}
     return sorted(a.strip("<>").lower() for a in found if "@" in a)
+
+
+def _header_failures(pm: ParsedMail) -> list[str]:
+    """``X-Failed-Recipients`` (Exim, Google Groups): the MTA's own list, no guessing."""
+    return addresses(pm.headers.get("x-failed-recipients", ""))
 
 
 def _own_addresses(pm: ParsedMail) -> set[str]:
@@ -54,34 +76,42 @@ def _free_text_recipients(pm: ParsedMail) -> list[str]:
     in_text = candidate_recipients(pm.text, own)
     if len(in_text) == 1:
         return in_text
-    found = [a for a in _flufl_recipients(pm.message) if a not in own]
+    found = [a for a in _header_failures(pm) if a not in own]
+    found = found or [a for a in _flufl_recipients(pm.message) if a not in own]
     if found:
         ordered = [a for a in in_text if a in found]
         return ordered + [a for a in found if a not in ordered]
     return in_text[:20]
 
 
-def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str]) -> Facts:
+def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str], vendor: str) -> Facts:
     rcpt = detect.record_recipient(rec)
+    remote_mta = detect.strip_type(rec.get("remote-mta", ""))
     diag = detect.strip_type(rec.get("diagnostic-code", ""))[:_DIAG_LIMIT]
     para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
     if not para and len(others) <= 1 and not diag:
         para = pm.text[:_CONTEXT_LIMIT]
     status = detect.find_status(rec.get("status", ""), diag)
+    relayed = detect.relayed_reply(diag)
+    if relayed:
+        para = para.replace(detect.relay_summary(diag), "")
+        diag, status = relayed, detect.find_status(relayed) or status
     return Facts(
         recipient=rcpt,
         status=status,
         diagnostic=diag,
         context=para,
-        command=detect.smtp_command(f"{diag}\n{para}"),
-        remote_mta=detect.strip_type(rec.get("remote-mta", "")),
+        command=detect.smtp_command(f"{diag}\n{para}") or _greeting(pm, others),
+        remote_mta=remote_mta,
         action=rec.get("action", "").strip().lower(),
         diagnostic_type=_diag_type(rec.get("diagnostic-code", "")),
         spasign_ng=_spasign_ng(pm),
+        vendor=vendor or host_vendor(remote_mta, rcpt.rpartition("@")[2]),
+        vendor_code=rec.get("x-powermta-bouncecategory", ""),
     )
 
 
-def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str]) -> Facts:
+def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str], vendor: str) -> Facts:
     para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
     primary = para or pm.text[:_CONTEXT_LIMIT]
     return Facts(
@@ -89,12 +119,18 @@ def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str]) -> Facts:
         status=detect.find_status(primary) or _sole_status(pm.text, len(others)),
         diagnostic=primary[: _DIAG_LIMIT * 4],
         context=pm.text[:_CONTEXT_LIMIT] if para else "",
-        command=detect.smtp_command(primary),
+        command=detect.smtp_command(primary) or _greeting(pm, others),
         remote_mta="",
         action="",
         diagnostic_type="",
         spasign_ng=_spasign_ng(pm),
+        vendor=vendor or host_vendor("", rcpt.rpartition("@")[2]),
     )
+
+
+def _greeting(pm: ParsedMail, others: list[str]) -> str:
+    """CONNECT when a single-recipient transcript shows the greeting was refused."""
+    return "CONNECT" if len(others) <= 1 and detect.greeting_refused(pm.text) else ""
 
 
 def _sole_status(text: str, recipients: int) -> str:
@@ -188,18 +224,19 @@ def _bounce_recipients(
 ) -> list[RecipientResult]:
     sent_to = _sent_to(sent, (ids[1], ids[0]))
     out: list[RecipientResult] = []
+    vendor = message_vendor(pm.headers, pm.dsn_message.get("reporting-mta", ""), pm.text)
     if pm.dsn_records:
         rcpts = [detect.record_recipient(r) for r in pm.dsn_records]
         for rec in pm.dsn_records:
             action = rec.get("action", "").lower()
             if action.startswith(("delivered", "relayed", "expanded")):
                 continue
-            facts = _facts_from_record(pm, rec, rcpts)
+            facts = _facts_from_record(pm, rec, rcpts, vendor)
             out.append(_result(facts, decide(facts), _trail(rec, facts), sent_to, ids))
         return out
     rcpts = _free_text_recipients(pm) or [""]
     for rcpt in rcpts:
-        facts = _facts_from_text(pm, rcpt, rcpts)
+        facts = _facts_from_text(pm, rcpt, rcpts, vendor)
         out.append(_result(facts, decide(facts), _trail(None, facts), sent_to, ids))
     return out
 

@@ -15,7 +15,9 @@ _HEADER_LINE = re.compile(
     r":[ \t]?\S?",
     re.IGNORECASE,
 )
-_KEY_HEADERS = re.compile(r"^(?:Received|From|Subject|Message-Id|Date|To|Return-Path):", re.I)
+_KEY_HEADERS = re.compile(r"^(?:Received|From|Message-Id|Return-Path):", re.I)
+"""A returned header block names its origin; To/Cc/Date/Subject alone are a summary
+(IMail quotes them above its diagnostic)."""
 _DSN_FIELD = re.compile(
     r"^(?:Final-Recipient|Original-Recipient|Action|Status|Remote-MTA|Diagnostic-Code"
     r"|Reporting-MTA|Arrival-Date|Last-Attempt-Date|Received-From-MTA|Will-Retry-Until"
@@ -118,6 +120,36 @@ def candidate_recipients(text: str, exclude: set[str]) -> list[str]:
     return out
 
 
+_TRANSCRIPT_RCPT = re.compile(r"^[245]\d\d <[^>\s]+>\.\.\. ")
+_TRANSCRIPT_STEP = re.compile(r"(?i)^(?:[245]\d\d |(?:\.\.\. )?while talking to )")
+
+
+def _transcript_paragraph(lines: list[str], at: int, rcpt: str, limit: int) -> str:
+    """A sendmail transcript's ``554 <rcpt>... reason`` line, with the SMTP exchange
+    (``>>>`` / ``<<<`` lines) right above it that caused it, up to the next reply line
+    about something else (``550 example.org (smtp)...`` belongs to the next recipient)."""
+    start = at
+    while start > 0 and lines[start - 1].startswith(("<<<", ">>>")):
+        start -= 1
+    end = at + 1
+    while end < len(lines) and end <= at + limit:
+        nxt = lines[end]
+        if rcpt not in nxt.lower() and _TRANSCRIPT_STEP.match(nxt):
+            break
+        end += 1
+    return "\n".join(lines[start:end])
+
+
+def _names_host(line: str, domains: set[str]) -> bool:
+    """Does ``line`` speak of another failed recipient's domain (sendmail's
+    ``550 example.org (smtp)... Host unknown`` line belongs to that recipient)?"""
+    for domain in domains:
+        at = line.find(domain)
+        if at >= 0 and (at == 0 or not (line[at - 1].isalnum() or line[at - 1] in ".-")):
+            return True
+    return False
+
+
 def paragraph_for(text: str, recipient: str, others: list[str], limit: int = 16) -> str:
     """The lines of ``text`` that explain ``recipient``'s failure.
 
@@ -127,12 +159,18 @@ def paragraph_for(text: str, recipient: str, others: list[str], limit: int = 16)
     lines = text.split("\n")
     rcpt = recipient.lower()
     others_l = [o for o in others if o != rcpt]
+    own_domain = rcpt.rpartition("@")[2]
+    domains = {o.rpartition("@")[2] for o in others_l} - {own_domain, ""}
     for i, line in enumerate(lines):
         if rcpt in line.lower():
+            if _TRANSCRIPT_RCPT.match(line):
+                return _transcript_paragraph(lines, i, rcpt, limit)
             out = [line]
             for nxt in lines[i + 1 : i + 1 + limit]:
                 low = nxt.lower()
-                if any(o in low for o in others_l) and rcpt not in low:
+                if rcpt not in low and (
+                    any(o in low for o in others_l) or _names_host(low, domains)
+                ):
                     break
                 out.append(nxt)
             return "\n".join(out)

@@ -95,8 +95,27 @@ def _boundary_lines(body: str, boundary: str, *, nested: bool) -> list[Mark] | N
     return found
 
 
-def _multipart(msg: Message, body: str, cls: type[Message], depth: int) -> bool:
+_PLAIN_CTYPE = re.compile(
+    r'\s*[\w.+-]+/[\w.+-]+\s*(?:;\s*[\w.-]+\s*=\s*(?:"[^"\\<>;]*"|[^;"\s\\<>()]+)\s*)*;?\s*'
+)
+_BOUNDARY = re.compile(r'(?i);\s*boundary\s*=\s*(?:"([^"\\<>]*)"|([^;"\s\\<>()]+))')
+
+
+def _boundary(msg: Message) -> str | None:
+    """``msg.get_boundary()`` without the stdlib's parameter parser for the plain case
+    (no RFC 2231 ``*``, no escapes, no comments, one ``boundary``); else the stdlib."""
+    ctype = msg.get("content-type")
+    if isinstance(ctype, str) and "*" not in ctype and _PLAIN_CTYPE.fullmatch(ctype):
+        found: list[tuple[str, str]] = _BOUNDARY.findall(ctype)
+        if len(found) == 1:
+            quoted, bare = found[0]
+            return (quoted or bare).rstrip()
     boundary = msg.get_boundary()
+    return boundary if isinstance(boundary, str) else None
+
+
+def _multipart(msg: Message, body: str, cls: type[Message], depth: int) -> bool:
+    boundary = _boundary(msg)
     if not boundary or msg.get_content_type() == "multipart/digest":
         return False
     lines = _boundary_lines(body, boundary, nested=depth > 0)
@@ -121,6 +140,31 @@ def _dsn(msg: Message) -> bool:
     return msg.get_content_type() == "message/delivery-status"
 
 
+def _delivery_status(msg: Message, body: str, cls: type[Message]) -> Message | None:
+    """``message/delivery-status``: blank-line separated header blocks, each one a
+    ``Message`` with an empty payload, as the stdlib's feed parser builds them (one blank
+    line ends a block; a further blank line is an empty block)."""
+    parts = body.split("\n")
+    lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    blocks: list[Message] = []
+    i, n = 0, len(lines)
+    while True:
+        start = i
+        while i < n and lines[i] != "\n":
+            i += 1
+        block = "".join(lines[start:i])
+        sub = _fast_head(block if block.endswith("\n") or not block else block + "\n", cls)
+        if sub is None:
+            return None
+        sub.set_payload("")
+        blocks.append(sub)
+        i += 1  # the blank line ending the block
+        if i >= n:
+            break
+    msg.set_payload(blocks)  # type: ignore[arg-type]  # stub lacks list[Message]
+    return msg
+
+
 def build(chunk: str, cls: type[Message], depth: int = 0) -> Message | None:
     """The ``Message`` the stdlib would parse from ``chunk``, or ``None`` (fall back)."""
     if depth > _MAX_DEPTH:
@@ -137,6 +181,8 @@ def build(chunk: str, cls: type[Message], depth: int = 0) -> Message | None:
     if maintype == "message":
         # the stdlib's DSN block parser still sees a subpart's final newline (the
         # boundary owns it only for string payloads); checked against the corpus
-        return _header_parser(cls).parsestr(chunk + "\n" if depth and _dsn(msg) else chunk)
+        if _dsn(msg):
+            return _delivery_status(msg, body + "\n" if depth else body, cls)
+        return _header_parser(cls).parsestr(chunk)
     msg.set_payload(body)
     return msg

@@ -108,6 +108,7 @@ NO_RELAYING = Rule(
         r"we don'?t handle mail for|not a gateway|relaying mail to|not local host",
         r"not configured to relay|isn'?t in my list of allowed rcpthosts",
         r"requires authentication when attempting to send to a non-local",
+        r"insecure mail relay",
     ),
     why="relay denied: our relay setup or a dead MX; needs staff review",
 )
@@ -211,6 +212,7 @@ REJECTED = Rule(
     REJ,
     _rx(
         r"sender (?:address )?(?:rejected|denied|blacklisted|blocked|verify failed|is spammer)",
+        r"but sender was rejected",
         r"(?:invalid|bogus|unroutable|empty) (?:envelope )?sender",
         r"domain of sender address|sender domain|envelope blocked|administrative prohibition",
         r"null sender|empty envelope senders|no third-party dsns|batv|backscatter",
@@ -222,6 +224,9 @@ REJECTED = Rule(
     ),
     "RFC 3463 X.1.7/X.1.8 our sender address refused: cause 2",
 )
+
+GENERIC_REFUSAL = re.compile(r"access denied|delivery not authori[sz]ed")
+"""Wording that restates RFC 3463 X.7.1 without naming a cause (see ``decide``)."""
 
 HOST_UNKNOWN = Rule(
     "hostunknown",
@@ -280,6 +285,7 @@ BLOCKED = Rule(
         r"(?:your|sending|the) ip|banned sending ip|abus|listed|not allowed to connect",
         r"confirm this mail server|please use the smtp server of your isp|refused to talk",
         r"unwanted messages|access from ip|sc-00\d|you are sending spam|poor email",
+        r"not accepting connections",
     ),
     "our sending host refused (RBL, policy at connect): cause 2 / ops",
 )
@@ -297,6 +303,7 @@ UNAMBIGUOUS_UNKNOWN = Rule(
         r"please check if (?:the )?address is correct",
         r"recipient address rejected: (?:access denied|invalid user|unknown user)",
         r"not listed in (?:the )?public name (?:&|and) address book",
+        r"mail\.local: unknown user",
     ),
     "the reply itself says the mailbox or domain does not exist, whatever the SMTP phase",
 )

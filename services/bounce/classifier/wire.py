@@ -54,6 +54,8 @@ class ParsedMail:
     message: Message | None = None
     notification: str = ""
     """Type of an Amazon SES JSON notification ("bounce", "delivery", ...), else ""."""
+    returned_raw: str = ""
+    """The first returned ``message/rfc822`` part as raw text (a wrapped bounce, maybe)."""
 
 
 def normalise(raw: bytes) -> bytes:
@@ -131,13 +133,30 @@ def parse_fields(text: str) -> list[DsnFields]:
     return blocks
 
 
+def _param(msg: Message, name: str) -> str | None:
+    """``msg.get_param(name)`` as a string, skipping the stdlib's parameter parser (slow)
+    when the Content-Type does not even contain the name (then it cannot hold it)."""
+    ctype = msg.get("content-type")
+    if not isinstance(ctype, str) or name not in ctype.lower():
+        return None
+    value = msg.get_param(name)
+    return value if isinstance(value, str) else None
+
+
+def _charset(part: Message) -> str | None:
+    ctype = part.get("content-type")
+    if not isinstance(ctype, str) or "charset" not in ctype.lower():
+        return None  # the stdlib's answer too, without running its parameter parser
+    return part.get_content_charset()
+
+
 def part_text(part: Message) -> str:
     """The decoded text of a leaf part (HTML reduced to text)."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
-    text = decode_bytes(payload[:MAX_TEXT], part.get_content_charset())
+    text = decode_bytes(payload[:MAX_TEXT], _charset(part))
     if part.get_content_subtype() == "html":
         text = html.unescape(_TAG.sub("", _HTML_BREAK.sub("\n", text)))
     return text
@@ -210,6 +229,9 @@ def _walk(pm: ParsedMail, part: Message, texts: list[str], budget: list[int]) ->
     elif ctype in _RETURNED_TYPES:
         pm.has_returned_part = True
         pm.returned += _returned_text(part) + "\n"
+        raw = part.get_payload()
+        if not pm.returned_raw and isinstance(raw, str):
+            pm.returned_raw = raw
     elif ctype in _HEADER_TYPES:
         pm.has_returned_part = True
         pm.returned += part_text(part) + "\n"
@@ -237,26 +259,57 @@ def _unsplit_text(part: Message) -> str:
 
 def _headers(msg: Message) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key, value in msg.items():
-        out.setdefault(key.lower(), str(value))
+    fetch = msg.policy.header_fetch_parse
+    for key, value in msg._headers:  # type: ignore[attr-defined]  # raw (name, value) pairs
+        text = value if isinstance(value, str) and value.isascii() else str(fetch(key, value))
+        out.setdefault(key.lower(), text)
     return out
+
+
+_WRAPPED_BOUNCE = re.compile(
+    r"(?im)^content-type:[ \t]*message/delivery-status|^[ \t-]*transcript of (?:the )?session"
+    r"|^\.\.\. while talking to "
+)
+
+
+def _unwrap(pm: ParsedMail, depth: int) -> None:
+    """A notice with no DSN of its own whose returned message is itself a bounce (a
+    gateway such as Trend Micro InterScan wrapping the MTA's report): read the inner
+    report's records and text as well. One level only."""
+    if depth or pm.dsn_records or not pm.returned_raw:
+        return
+    if _WRAPPED_BOUNCE.search(pm.returned_raw, 0, 64 * 1024) is None:
+        return
+    inner = _parse_text(pm.returned_raw, depth + 1)
+    if not inner.readable:
+        return
+    pm.dsn_records = inner.dsn_records
+    for key, value in inner.dsn_message.items():
+        pm.dsn_message.setdefault(key, value)
+    pm.text = f"{pm.text}\n{inner.text}" if inner.text.strip() else pm.text
+    pm.returned = inner.returned + pm.returned
 
 
 def parse(raw: bytes) -> ParsedMail:
     """Parse ``raw`` into a ``ParsedMail``; ``readable`` is False when nothing made sense."""
     data = trim_returned(normalise(raw))
+    text = data.decode("ascii", "surrogateescape")  # as email.message_from_bytes does
+    return _parse_text(text, 0)
+
+
+def _parse_text(text: str, depth: int) -> ParsedMail:
     pm = ParsedMail()
     try:
-        text = data.decode("ascii", "surrogateescape")  # as email.message_from_bytes does
         msg = build(text, _Part) or email.message_from_string(text, _Part, policy=compat32)
         pm.message = msg
         pm.headers = _headers(msg)
         pm.content_type = msg.get_content_type()
-        pm.report_type = str(msg.get_param("report-type", "") or "").lower()
+        pm.report_type = (_param(msg, "report-type") or "").lower()
         texts: list[str] = []
         _walk(pm, msg, texts, [MAX_PARTS])
         body = "\n".join(texts)
     except Exception:  # the email package is lenient but not total on hostile input
+        data = text.encode("ascii", "surrogateescape")
         pm.readable = bool(data.strip())
         body = decode_bytes(data[:MAX_TEXT], "utf-8")
         pm.headers = {}
@@ -272,4 +325,5 @@ def parse(raw: bytes) -> ParsedMail:
         pm.dsn_records = notice_records(pm.headers, diag)
     if not pm.dsn_records:
         _absorb_dsn(pm, [b for b in parse_fields(diag) if "status" in b or "action" in b])
+    _unwrap(pm, depth)
     return pm

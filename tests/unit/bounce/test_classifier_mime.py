@@ -112,3 +112,74 @@ _LINES = st.sampled_from(
 @given(st.lists(_LINES, max_size=30))
 def test_random_line_soups_match_the_stdlib_or_decline(lines: list[str]) -> None:
     _same_as_stdlib("\n".join(lines))
+
+
+DSN_CASES = [
+    "Content-Type: message/delivery-status\n\nReporting-MTA: x\n\nFinal-Recipient: a\nAction: f\n",
+    "Content-Type: message/delivery-status\n\nReporting-MTA: x\n\n\nFinal-Recipient: a\n\n",
+    "Content-Type: message/delivery-status\n\nReporting-MTA: x\nStatus: 5.1.1\n folded\nA: f",
+    "Content-Type: message/delivery-status\n\n\nReporting-MTA: x\n",
+    "Content-Type: message/delivery-status\n\n",
+    "Content-Type: message/delivery-status\n",
+    "Content-Type: message/delivery-status\n\nReporting-MTA: x\nnot a field\n\nStatus: 5.0.0\n",
+    'Content-Type: multipart/report; boundary="o"\n\n--o\nContent-Type: message/'
+    "delivery-status\n\nReporting-MTA: dns; x\n\n\n\nFinal-Recipient: rfc822; a@b\n--o--\n",
+]
+
+
+@pytest.mark.parametrize("text", DSN_CASES)
+def test_delivery_status_blocks_match_the_stdlib_or_decline(text: str) -> None:
+    _same_as_stdlib(text)
+
+
+_DSN_LINES = st.sampled_from(
+    ["Status: 5.1.1", " folded", "", "Action: failed", "junk line", "From x", "\t", "X: "]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DSN_LINES, max_size=20), st.booleans())
+def test_random_delivery_status_bodies_match_the_stdlib(lines: list[str], nested: bool) -> None:
+    body = "\n".join(lines)
+    text = "Content-Type: message/delivery-status\n\n" + body
+    _same_as_stdlib(text)
+    if nested:
+        _same_as_stdlib(
+            'Content-Type: multipart/report; boundary="o"\n\n--o\n'
+            f"Content-Type: message/delivery-status\n\n{body}\n--o--\n"
+        )
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        'multipart/mixed; boundary="b c "',
+        "multipart/mixed; boundary=b",
+        "multipart/mixed; charset=x; BOUNDARY = b;",
+        'multipart/mixed;\n\tboundary="=_x";\n report-type=delivery-status',
+        "multipart/mixed; boundary=<b>",
+        'multipart/mixed; boundary="<b>"',
+        "multipart/mixed; boundary=b; boundary=c",
+        "multipart/mixed; boundary*=us-ascii''b",
+        'multipart/mixed; boundary="a\\"b"',
+        "multipart/mixed; boundary=",
+        "multipart/mixed",
+        "multipart/mixed; (comment) boundary=b",
+        'multipart/mixed; x="; boundary=wrong"; boundary=right',
+    ],
+)
+def test_boundary_fast_path_agrees_with_the_stdlib(ctype: str) -> None:
+    msg = email.message_from_string(f"Content-Type: {ctype}\n\n", policy=compat32)
+    assert mime._boundary(msg) == msg.get_boundary()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(['"', ";", "=", " ", "b", "boundary", "*", "\\", "<", ">", "x/y", "\t"]),
+        max_size=16,
+    )
+)
+def test_boundary_fast_path_agrees_on_random_values(pieces: list[str]) -> None:
+    msg = email.message_from_string(f"Content-Type: multipart/mixed; {''.join(pieces)}\n\n")
+    assert mime._boundary(msg) == msg.get_boundary()
