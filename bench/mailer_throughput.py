@@ -4,7 +4,10 @@ Prints the mailer's rate (trigger published → 10,000 ``sent`` outcomes), the p
 the mailer process, the rate of a bare aiosmtplib loop sending pre-built messages to the
 same sink in the same run, and their ratio. ``--dkim`` signs every mail (a 2048-bit key).
 
-    .venv/bin/python bench/mailer_throughput.py [--patrons 10000] [--dkim]
+    .venv/bin/python bench/mailer_throughput.py [--patrons 10000] [--dkim] [--replicas 2]
+
+``--replicas 2`` runs two mailer processes sharing the durable consumers (as in
+production with two pods); CPU is summed over them and RSS is the largest one's.
 """
 
 from __future__ import annotations
@@ -91,6 +94,12 @@ async def count_sent(js: JetStreamContext) -> int:
     return sum((info.state.subjects or {}).values())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -172,7 +181,7 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
         env["OTAYORI_DKIM_KEY_FILE"] = str(dkim_key(tmp))
     if args.profile:
         env["OTAYORI_PROFILE_TO"] = args.profile
-    mailer = start_service("mailer", env, tmp)
+    mailers = [start_service("mailer", env, tmp, tag=f"-{i}") for i in range(args.replicas)]
     try:
         await publish_all(js, events)
         await wait_consumer_done(js, "ILS", "mailer-ils")
@@ -185,24 +194,30 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
             run_date=SATURDAY.date(),
             batch=BATCH,
         )
+        pids = [m.process.pid for m in mailers]
         started = time.monotonic()
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         await js.publish(trigger.subject(), trigger.model_dump_json().encode())
         while (sent := await count_sent(js)) < args.patrons:
-            if mailer.process.poll() is not None:
-                raise SystemExit(f"mailer exited: {mailer.log()[-2000:]}")
+            for mailer in mailers:
+                if mailer.process.poll() is not None:
+                    raise SystemExit(f"mailer exited: {mailer.log()[-2000:]}")
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
-        rss = peak_rss_mb(mailer.process.pid)
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        rss = max(peak_rss_mb(pid) for pid in pids)
     finally:
-        mailer.terminate()
+        for mailer in mailers:
+            mailer.terminate()
     rate = sent / elapsed
     bare = await bare_loop(port, sample_messages(args.bare))
     await nc.close()
     print(
         f"mailer: {sent} mails in {elapsed:.1f} s = {rate:.0f} mails/s"
-        f" (dkim={'on' if args.dkim else 'off'})"
+        f" (dkim={'on' if args.dkim else 'off'}, {args.replicas} process(es))"
     )
-    print(f"mailer peak RSS: {rss:.0f} MB")
+    print(f"mailer CPU: {cpu:.1f} s = {1000 * cpu / sent:.2f} ms/mail")
+    print(f"mailer peak RSS: {rss:.0f} MB (largest process)")
     print(f"bare aiosmtplib loop: {bare:.0f} mails/s")
     print(f"ratio mailer/bare: {rate / bare:.2f}")
 
@@ -212,6 +227,9 @@ if __name__ == "__main__":
     parser.add_argument("--patrons", type=int, default=10_000)
     parser.add_argument("--bare", type=int, default=5_000, help="messages for the bare loop")
     parser.add_argument("--dkim", action="store_true")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="mailer processes sharing the consumers"
+    )
     parser.add_argument("--profile", help=argparse.SUPPRESS)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     asyncio.run(main(parser.parse_args()))

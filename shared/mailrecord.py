@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.mail import MailKind
+from shared.contracts.mail import MailKind, SmtpCommand
 
 LedgerState = Literal["pending", "sending", "sent", "failed", "suppressed", "expired"]
 _MSGID = re.compile(r"<?otayori\.([0-9a-f]{32})@[^>\s]+>?", re.IGNORECASE)
@@ -59,6 +59,9 @@ class MailRecord(BaseModel):
     expires_at: datetime | None = Field(None, description="After this, an `expired` outcome.")
     smtp_code: int | None = None
     smtp_text: str | None = None
+    smtp_command: SmtpCommand | None = Field(
+        None, description="The SMTP phase whose answer ``smtp_code`` is (absent in old records)."
+    )
     source_event_ids: list[str] = Field(default_factory=list)
 
 

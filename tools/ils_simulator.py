@@ -2,8 +2,9 @@
 
 About twenty patrons: online loans shipped to several cooperating libraries (one patron's
 items posted in two events), holds ready at the Prefectural Library, a cancelled hold,
-overdue loans (one returned before its reminder), an expired card, and one address with
-a registration mistake (Q6). ``python -m tools.ils_simulator --thursday 2026-12-03``.
+overdue loans (one returned before its reminder), an expired card, one address with
+a registration mistake (Q6), and one patron who changes the address before the Saturday
+mail (which then goes to the new address). ``python -m tools.ils_simulator --thursday 2026-12-03``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shared.contracts import (
     LoanOnlineIssued,
     LoanOverdue,
     LoanReturned,
+    PatronEmailChanged,
     PatronLoanSuspended,
 )
 from shared.settings import CommonSettings, load_settings
@@ -142,6 +144,15 @@ def sample_week(thursday: date) -> list[Event]:
             email="expired.card@i.softbank.jp",
             reason="card_expired",
             card_expired_on=thursday - timedelta(days=3),
+        )
+    )
+    events.append(
+        PatronEmailChanged(
+            event_id=f"ils-{thursday:%Y%m%d}-email-000",
+            occurred_at=_at(thursday, 17, 30),
+            patron_id="P1100200003",
+            new_email="patron03.new@gmail.com",
+            old_email=f"patron03@{DOMAINS[3]}",
         )
     )
     return events

@@ -15,7 +15,7 @@ from services.bounce.classifier import (
     classify,
 )
 from shared.contracts.bounce import BounceCategory
-from shared.contracts.mail import MailOutcome
+from shared.contracts.mail import MailOutcome, SmtpCommand
 
 __all__ = [
     "Classification",
@@ -53,10 +53,23 @@ def _enhanced_status(text: str, code: int) -> str:
     return f"{str(code)[0]}.0.0" if code >= 400 else ""
 
 
+#: How Postfix names the phase of a reply ("... (in reply to RCPT TO command)"), which the
+#: classifier reads: docomo/au "Unknown user" at RCPT is a bad address, after DATA a filter.
+_PHASE_WORDS: dict[SmtpCommand, str] = {
+    "connect": "(in reply to initial connection)",
+    "ehlo": "(in reply to EHLO command)",
+    "mail": "(in reply to MAIL FROM command)",
+    "rcpt": "(in reply to RCPT TO command)",
+    "data": "(in reply to end of DATA command)",
+}
+
+
 def dsn_for_smtp_failure(outcome: MailOutcome, domain: str) -> bytes:
     """A minimal RFC 3464 report saying what the SMTP server answered at send time."""
     code = outcome.smtp_code or 550
     text = " ".join((outcome.smtp_text or "").split())
+    if outcome.smtp_command:
+        text = f"{text} {_PHASE_WORDS[outcome.smtp_command]}"
     status = _enhanced_status(text, code) or "5.0.0"
     boundary = "otayori-smtp-failure"
     original = f"Message-ID: {outcome.message_id}\n" if outcome.message_id else ""

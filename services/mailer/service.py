@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any
 
-from nats.js.errors import KeyNotFoundError
-
 from services.mailer.collect.handlers import Collector
 from services.mailer.collect.store import PendingStore
 from services.mailer.delivery.composer import LibraryComposer
@@ -25,6 +23,7 @@ from services.mailer.delivery.ledger import Ledger
 from services.mailer.delivery.metrics import MailerMetrics
 from services.mailer.delivery.sender import Sender, SenderConfig
 from services.mailer.delivery.smtp import SmtpConfig, SmtpPool
+from services.mailer.delivery.suppressions import SuppressionMirror
 from services.mailer.plan.model import decode_digest, decode_work
 from services.mailer.plan.timing import RetrySchedule
 from services.mailer.settings import MailerSettings, parse_group_table
@@ -39,7 +38,6 @@ from shared.contracts.ils import (
     PatronEmailChanged,
     PatronLoanSuspended,
 )
-from shared.mailrecord import address_key
 from shared.runtime.service import Runtime
 
 ILS_SUBJECTS = tuple(
@@ -104,17 +102,12 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     metrics = MailerMetrics(runtime.metrics.registry)
     schedule = RetrySchedule(settings.retry_base, settings.retry_factor, settings.retry_max)
     store = PendingStore(await js.key_value("mail_pending"), await js.key_value("mail_returned"))
-    suppressions = await js.key_value("suppressions")
+    suppressions = SuppressionMirror(js, await js.key_value("suppressions"), "suppressions")
+    await suppressions.start()
+    runtime.on_close(suppressions.close)
 
     async def publish(event: Event) -> None:
         await runtime.publish(event)
-
-    async def is_suppressed(address: str) -> bool:
-        try:
-            entry = await suppressions.get(address_key(address))
-        except KeyNotFoundError:
-            return False
-        return bool(entry.value)
 
     pool = SmtpPool(smtp_config(settings))
     runtime.on_close(pool.close)
@@ -133,7 +126,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
             parse_group_table(settings.group_concurrency), parse_group_table(settings.group_rate)
         ),
         publish=publish,
-        is_suppressed=is_suppressed,
+        is_suppressed=suppressions.is_suppressed,
         is_returned=store.is_returned,
         metrics=metrics,
     )

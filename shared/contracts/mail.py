@@ -18,6 +18,7 @@ MailKind = Literal[
 ]
 OutcomeName = Literal["sent", "deferred", "failed", "suppressed", "expired"]
 CarrierGroup = Literal["docomo", "au", "softbank", "gmail", "yahoo_japan", "other"]
+SmtpCommand = Literal["connect", "ehlo", "mail", "rcpt", "data"]
 
 
 class MailOutcome(Event):
@@ -39,6 +40,9 @@ class MailOutcome(Event):
     verp_token: str | None = Field(None, max_length=200)
     smtp_code: int | None = None
     smtp_text: str | None = Field(None, max_length=1000)
+    smtp_command: SmtpCommand | None = Field(
+        None, description="The SMTP phase whose answer this is."
+    )
     attempt: int = Field(1, ge=1)
     next_attempt_at: AwareDatetime | None = None
     source_event_ids: list[str] = Field(default_factory=list)

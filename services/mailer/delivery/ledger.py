@@ -12,6 +12,7 @@ from nats.js.kv import KeyValue
 from services.mailer.plan.claims import Decision, Later, Take, decide, new_record
 from services.mailer.plan.model import MailWork
 from services.mailer.plan.timing import RetrySchedule
+from shared.contracts.mail import SmtpCommand
 from shared.mailrecord import LedgerState, MailRecord
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,17 @@ class Ledger:
         *,
         code: int | None = None,
         text: str | None = None,
+        command: SmtpCommand | None = None,
     ) -> MailRecord:
         """Record the end (or a deferral: ``pending``) of this process's attempt."""
         record = claim.record.model_copy(
-            update={"state": state, "updated_at": now, "smtp_code": code, "smtp_text": text}
+            update={
+                "state": state,
+                "updated_at": now,
+                "smtp_code": code,
+                "smtp_text": text,
+                "smtp_command": command,
+            }
         )
         data = record.model_dump_json().encode()
         try:

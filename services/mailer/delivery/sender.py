@@ -127,16 +127,24 @@ class Sender:
                 # The window between the server's 250 and this write is the only place a
                 # kill -9 can cause a second copy: keep it free of any other await.
                 await self._ledger.finish(
-                    claim, "sent", self._clock.now(), code=reply.code, text=reply.text
+                    claim,
+                    "sent",
+                    self._clock.now(),
+                    code=reply.code,
+                    text=reply.text,
+                    command=reply.command,
                 )
         self._metrics.send_seconds.labels(carrier_group=group).observe(time.monotonic() - started)
         self._gates.observe(group, reply.code, reply.text)
         if reply.accepted:
-            await self._emit(work, Result("sent", reply.code, reply.text), claim.attempt)
+            result = Result("sent", reply.code, reply.text, smtp_command=reply.command)
+            await self._emit(work, result, claim.attempt)
             log.info("mail.sent", extra=_ids(work, claim, group))
         elif verdict(reply.code) == "permanent":
-            cause = "smtp_permanent"
-            await self._end(work, claim, "failed", Result("failed", reply.code, reply.text, cause))
+            result = Result(
+                "failed", reply.code, reply.text, "smtp_permanent", smtp_command=reply.command
+            )
+            await self._end(work, claim, "failed", result)
         else:
             await self._defer(work, claim, reply, group)
 
@@ -146,18 +154,36 @@ class Sender:
         cause = "smtp_transient" if code else "connection_lost"
         when = self._cfg.schedule.next_attempt(claim.attempt, now, work.expires_at)
         if when is None:
-            result = Result("expired", code, reply.text, cause, "retries would pass usefulness")
+            result = Result(
+                "expired",
+                code,
+                reply.text,
+                cause,
+                "retries would pass usefulness",
+                smtp_command=reply.command,
+            )
             await self._end(work, claim, "expired", result)
             return
-        result = Result("deferred", code, reply.text, cause, next_attempt_at=when)
+        result = Result(
+            "deferred", code, reply.text, cause, next_attempt_at=when, smtp_command=reply.command
+        )
         await self._emit(work, result, claim.attempt, now)
-        await self._ledger.finish(claim, "pending", now, code=code, text=reply.text)
+        await self._ledger.finish(
+            claim, "pending", now, code=code, text=reply.text, command=reply.command
+        )
         log.info("mail.deferred", extra={**_ids(work, claim, group), "smtp_code": reply.code})
         raise Retry(f"deferred: {reply.code}", delay=max((when - now).total_seconds(), 0.0))
 
     async def _end(self, work: MailWork, claim: Claim, state: LedgerState, result: Result) -> None:
         now = self._clock.now()
-        await self._ledger.finish(claim, state, now, code=result.smtp_code, text=result.smtp_text)
+        await self._ledger.finish(
+            claim,
+            state,
+            now,
+            code=result.smtp_code,
+            text=result.smtp_text,
+            command=result.smtp_command,
+        )
         await self._emit(work, result, claim.attempt, now)
         group = carrier_group(work.recipient)
         log.info(

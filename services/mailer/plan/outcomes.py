@@ -11,7 +11,7 @@ from datetime import datetime
 
 from services.mailer.plan.model import MailWork
 from shared.carriers import carrier_group, domain_of
-from shared.contracts.mail import MailOutcome, OutcomeName
+from shared.contracts.mail import MailOutcome, OutcomeName, SmtpCommand
 from shared.mailrecord import MailRecord, message_id_for
 from shared.verp import make_token
 
@@ -26,6 +26,7 @@ class Result:
     cause: str | None = None
     detail: str | None = None
     next_attempt_at: datetime | None = None
+    smtp_command: SmtpCommand | None = None  # the SMTP phase that gave smtp_code
 
 
 def outcome_event_id(mail_id: str, attempt: int) -> str:
@@ -57,6 +58,7 @@ def build_outcome(
         verp_token=make_token(verp_key, work.mail_id),
         smtp_code=result.smtp_code,
         smtp_text=(result.smtp_text or None) and result.smtp_text[:1000],
+        smtp_command=result.smtp_command,
         attempt=attempt,
         next_attempt_at=result.next_attempt_at,
         source_event_ids=work.source_event_ids,
@@ -70,7 +72,9 @@ def replayed_result(record: MailRecord) -> Result:
     if state not in ("sent", "failed", "suppressed", "expired"):
         raise ValueError(f"not a terminal state: {state}")
     cause = {"failed": record_cause(record), "suppressed": "suppressed"}.get(state)
-    return Result(state, record.smtp_code, record.smtp_text, cause)
+    return Result(
+        state, record.smtp_code, record.smtp_text, cause, smtp_command=record.smtp_command
+    )
 
 
 def record_cause(record: MailRecord) -> str:

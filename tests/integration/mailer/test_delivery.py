@@ -50,6 +50,7 @@ async def test_a_transient_failure_is_deferred_then_sent(mailer: Mailer, reply: 
     deferred = await mailer.outcomes("deferred")
     assert len(deferred) == 1
     assert deferred[0].attempt == 1 and deferred[0].next_attempt_at is not None
+    assert deferred[0].smtp_command == "rcpt"
     if reply != DROP:
         assert deferred[0].smtp_code == int(reply[:3])
         assert deferred[0].smtp_text and reply[4:] in deferred[0].smtp_text
@@ -57,6 +58,7 @@ async def test_a_transient_failure_is_deferred_then_sent(mailer: Mailer, reply: 
         assert deferred[0].cause == "connection_lost"
     sent = await mailer.outcomes("sent")
     assert sent[0].attempt == 2
+    assert sent[0].smtp_command == "data"
     assert sent[0].message_id == deferred[0].message_id
     assert mailer.smtp.count() == 1
 
@@ -72,11 +74,22 @@ async def test_a_permanent_refusal_is_a_failed_outcome_with_code_and_text(
     assert failed.smtp_code == 550
     assert failed.smtp_text is not None and "User unknown" in failed.smtp_text
     assert failed.cause == "smtp_permanent"
+    assert failed.smtp_command == "rcpt"
     assert failed.patron_id == "P100" and failed.kind == "hold_cancelled"
     assert failed.verp_token and failed.message_id
     await mailer.wait_idle()
     assert mailer.smtp.count() == 0
     assert not await mailer.outcomes("sent")
+
+
+async def test_a_refusal_at_data_is_told_apart_from_one_at_rcpt(mailer: Mailer) -> None:
+    refusal = "550 5.7.1 Message rejected by the recipient's reception settings"
+    mailer.smtp.set_script(lambda phase, rcpt: refusal if phase == "data" else None)
+    await mailer.publish(_cancelled(ADDRESS))
+    await mailer.wait_outcomes(1, "failed")
+    (failed,) = await mailer.outcomes("failed")
+    assert (failed.smtp_code, failed.smtp_command) == (550, "data")
+    assert mailer.smtp.count() == 0
 
 
 async def test_a_suppressed_address_is_not_mailed(mailer: Mailer) -> None:

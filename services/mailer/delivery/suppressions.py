@@ -1,0 +1,159 @@
+"""A local mirror of the ``suppressions`` bucket: one NATS round trip per wave, not per mail.
+
+A KV watcher keeps the set of suppressed address keys up to date. The watcher alone would
+only be *eventually* up to date, so every lookup passes a **barrier** first:
+
+- a probe reads the bucket stream's last sequence ``L`` (one ``stream_info`` request),
+  then waits until the watcher has applied every message up to ``L``;
+- a lookup joins the next probe that has *not yet been sent*, so ``L`` covers every write
+  committed before the lookup began.
+
+So a suppression written before ``is_suppressed`` is called is always seen, exactly as
+with a direct ``get``; lookups arriving while a probe is in flight share the next one (a
+steady load costs one probe per round trip, whatever the number of mails in flight).
+
+If the watcher falls behind (no progress within ``probe_timeout``) or the probe fails,
+the lookups of that wave read the bucket directly and the mirror is rebuilt with a new
+watcher: a dead watcher costs speed, never a suppression.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+
+from shared.mailrecord import address_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _State:
+    """What one watcher has applied: only ever moves forward (a rebuild makes a new one)."""
+
+    keys: set[str] = field(default_factory=set)
+    applied: int = 0  # highest stream sequence applied
+    target: int = 0
+    reached: asyncio.Future[None] | None = None
+
+    def apply(self, entry: KeyValue.Entry) -> None:
+        if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+            self.keys.discard(entry.key)
+        else:
+            self.keys.add(entry.key)
+        self.applied = max(self.applied, entry.revision or 0)
+        if self.reached is not None and self.applied >= self.target:
+            if not self.reached.done():
+                self.reached.set_result(None)
+            self.reached = None
+
+    async def wait_for(self, seq: int) -> None:
+        if self.applied >= seq:
+            return
+        self.target = seq
+        self.reached = asyncio.get_running_loop().create_future()
+        await self.reached
+
+
+class MirrorBehind(Exception):
+    """The mirror could not prove it is current (internal: lookups fall back to a get)."""
+
+
+class SuppressionMirror:
+    def __init__(
+        self, js: JetStreamContext, kv: KeyValue, bucket: str, *, probe_timeout: float = 2.0
+    ) -> None:
+        self._js = js
+        self._kv = kv
+        self._stream = f"KV_{bucket}"  # the stream behind a JetStream KV bucket
+        self._probe_timeout = probe_timeout
+        self._state = _State()
+        self._watcher: KeyValue.KeyWatcher | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[_State] | None = None
+        self._prober: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        state = _State()
+        self._watcher = await self._kv.watchall()
+        self._follower = asyncio.create_task(self._follow(self._watcher, state))
+        self._state = state
+
+    async def close(self) -> None:
+        for task in (self._prober, self._follower):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._stop_watcher()
+
+    async def _stop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            with contextlib.suppress(NatsError, asyncio.TimeoutError):
+                await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py is untyped here
+
+    async def is_suppressed(self, address: str) -> bool:
+        key = address_key(address)
+        try:
+            state = await asyncio.shield(self._join())
+        except MirrorBehind:
+            return await self._get(key)
+        return key in state.keys
+
+    async def _get(self, key: str) -> bool:
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return False
+        return bool(entry.value)
+
+    @staticmethod
+    async def _follow(watcher: KeyValue.KeyWatcher, state: _State) -> None:
+        async for entry in watcher:
+            if entry is not None:  # None marks the end of the initial values
+                state.apply(entry)
+
+    def _join(self) -> asyncio.Future[_State]:
+        """The next probe not yet sent (created, and the prober started, when needed)."""
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if self._prober is None or self._prober.done():
+                self._prober = asyncio.create_task(self._probe_loop())
+        return self._next
+
+    async def _probe_loop(self) -> None:
+        while self._next is not None:
+            # Everyone waiting on ``joined`` arrived before the request below is sent.
+            joined, self._next = self._next, None
+            state = self._state
+            try:
+                if self._follower is None or self._follower.done():
+                    raise MirrorBehind("the watcher has stopped")
+                async with asyncio.timeout(self._probe_timeout):
+                    info = await self._js.stream_info(self._stream)
+                    await state.wait_for(info.state.last_seq if info.state.messages else 0)
+            except (MirrorBehind, TimeoutError, NatsError) as exc:
+                log.warning("suppressions.mirror_behind", extra={"error": type(exc).__name__})
+                joined.set_exception(MirrorBehind(type(exc).__name__))
+                joined.exception()  # retrieved: every waiter falls back to a direct get
+                await self._rebuild()
+            else:
+                joined.set_result(state)
+
+    async def _rebuild(self) -> None:
+        """A fresh watcher and state; the old state object is left as it was."""
+        if self._follower is not None:
+            self._follower.cancel()
+        await self._stop_watcher()
+        try:
+            await self.start()
+        except (TimeoutError, NatsError) as exc:
+            log.warning("suppressions.watch_failed", extra={"error": type(exc).__name__})
