@@ -164,6 +164,9 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
                 # before fetching again, so one slow SMTP answer must not idle the pool.
                 batch=settings.send_concurrency * SEND_BATCH_FACTOR,
                 concurrency=settings.send_concurrency,
+                # The ledger makes a redelivered work item harmless (it is recognised as
+                # done), so the ack need not wait for the server's confirmation.
+                confirm_ack=False,
             ),
             sender.handle,
             decode_work,

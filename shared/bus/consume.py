@@ -72,6 +72,10 @@ class ConsumerSpec:
     concurrency: int = 1
     retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
     fetch_timeout: float = 1.0
+    #: ``ack_sync`` (wait for the server's confirmation) by default. A consumer whose
+    #: handler records its own outcome durably (the mailer's ledger) may take a plain ack:
+    #: a lost ack only redelivers a message the handler recognises as done.
+    confirm_ack: bool = True
 
     def delay_for(self, delivered: int) -> float:
         index = min(max(delivered - 1, 0), len(self.retry_delays) - 1)
@@ -200,7 +204,10 @@ class Consumer(Generic[E]):
             )
             await self._retry(msg, delivery, f"{type(exc).__name__}: {exc}"[:500], None)
         else:
-            await msg.ack_sync()
+            if self._spec.confirm_ack:
+                await msg.ack_sync()
+            else:
+                await msg.ack()
             self._count("ack")
 
     async def _retry(self, msg: Msg, d: Delivery, reason: str, delay: float | None) -> None:

@@ -64,6 +64,7 @@ def environment(root: Path = TEMPLATE_DIR) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_refuse_none,
+        auto_reload=False,  # templates change with a deploy, not while running
     )
     env.filters["jdate"] = _jdate
     env.filters["edate"] = _edate
