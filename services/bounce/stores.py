@@ -6,7 +6,7 @@ a bounded retry loop, so concurrent writers never lose each other's changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
@@ -16,6 +16,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.bounce.errors import ConflictError
+from shared.bus import kvscan
 from shared.contracts.staff import QueueEntry
 from shared.mailrecord import MailRecord, Suppression, address_key
 
@@ -49,8 +50,15 @@ class SeenBounce(BaseModel):
 class Bucket(Generic[M]):
     """Typed JSON values in one KV bucket with CAS updates."""
 
-    def __init__(self, kv: KeyValue, model: type[M], name: str) -> None:
+    def __init__(
+        self,
+        kv: KeyValue,
+        model: type[M],
+        name: str,
+        list_keys: Callable[[], Awaitable[list[str]]] | None = None,
+    ) -> None:
         self._kv = kv
+        self._list_keys = list_keys
         self._model = model
         self.name = name
 
@@ -89,6 +97,8 @@ class Bucket(Generic[M]):
         await self._kv.delete(key)
 
     async def keys(self) -> list[str]:
+        if self._list_keys is not None:
+            return await self._list_keys()
         try:
             return list(await self._kv.keys())
         except NoKeysError:
@@ -122,12 +132,16 @@ class Stores:
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> Stores:
+        async def bucket(name: str, model: type[M]) -> Bucket[M]:
+            # Listing goes through the race-free scan (see shared.bus.kvscan).
+            return Bucket(await js.key_value(name), model, name, lambda: kvscan.keys(js, name))
+
         return cls(
-            Bucket(await js.key_value("mail_ledger"), MailRecord, "mail_ledger"),
-            Bucket(await js.key_value("bounce_addresses"), AddressPatrons, "bounce_addresses"),
-            Bucket(await js.key_value("bounce_queue"), QueueEntry, "bounce_queue"),
-            Bucket(await js.key_value("suppressions"), Suppression, "suppressions"),
-            Bucket(await js.key_value("bounce_seen"), SeenBounce, "bounce_seen"),
+            await bucket("mail_ledger", MailRecord),
+            await bucket("bounce_addresses", AddressPatrons),
+            await bucket("bounce_queue", QueueEntry),
+            await bucket("suppressions", Suppression),
+            await bucket("bounce_seen", SeenBounce),
         )
 
     # -- Lookups protocol (correlation) ------------------------------------------------

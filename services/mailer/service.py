@@ -101,7 +101,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     js = runtime.js
     metrics = MailerMetrics(runtime.metrics.registry)
     schedule = RetrySchedule(settings.retry_base, settings.retry_factor, settings.retry_max)
-    store = PendingStore(await js.key_value("mail_pending"), await js.key_value("mail_returned"))
+    store = await PendingStore.open(js)
     suppressions = SuppressionMirror(js, await js.key_value("suppressions"), "suppressions")
     await suppressions.start()
     runtime.on_close(suppressions.close)

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from shared.bus import kvscan
 
 from .calendar.model import Closure
 from .errors import StateConflict
@@ -74,27 +76,17 @@ class StateStore:
 class ClosureStore:
     """Closures added at runtime (``otayori schedule close`` / ``reopen``)."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, js: JetStreamContext) -> None:
         self._kv = kv
+        self._js = js
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> ClosureStore:
-        return cls(await js.key_value(CLOSURES_BUCKET))
+        return cls(await js.key_value(CLOSURES_BUCKET), js)
 
     async def records(self) -> list[RuntimeClosure]:
-        try:
-            keys = await self._kv.keys()
-        except NoKeysError:
-            return []
-        found: list[RuntimeClosure] = []
-        for key in sorted(keys):
-            try:
-                entry = await self._kv.get(key)
-            except KeyNotFoundError:
-                continue  # removed between listing and reading
-            assert entry.value is not None
-            found.append(RuntimeClosure.model_validate_json(entry.value))
-        return found
+        items = await kvscan.scan(self._js, CLOSURES_BUCKET)
+        return [RuntimeClosure.model_validate_json(item.value) for item in items]
 
     async def closures(self) -> tuple[Closure, ...]:
         return tuple(record.closure() for record in await self.records())

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nats.js import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -17,9 +18,12 @@ from services.mailer.plan import grouping
 from services.mailer.plan.grouping import Eligible
 from services.mailer.plan.keys import ADDRESS_FILTER, address_change_key, returned_key
 from services.mailer.plan.model import PendingEntry, PendingSource
+from shared.bus import kvscan
 from shared.contracts.ils import LoanReturned, PatronEmailChanged
 from shared.contracts.mail import MailKind
 
+PENDING_BUCKET = "mail_pending"
+RETURNED_BUCKET = "mail_returned"
 _WRONG_LAST = (10071, 10164)
 MAX_CAS_ROUNDS = 50
 
@@ -39,9 +43,14 @@ Change = Callable[[PendingEntry], PendingEntry | None]
 
 
 class PendingStore:
-    def __init__(self, pending: KeyValue, returned: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, pending: KeyValue, returned: KeyValue) -> None:
+        self._js = js
         self._kv = pending
         self._returned = returned
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> PendingStore:
+        return cls(js, await js.key_value(PENDING_BUCKET), await js.key_value(RETURNED_BUCKET))
 
     async def read(self, key: str) -> Stored | None:
         try:
@@ -54,20 +63,12 @@ class PendingStore:
 
     async def scan(self, pattern: str) -> list[Stored]:
         """Every live entry whose key matches ``pattern`` (a NATS wildcard)."""
-        watcher = await self._kv.watch(pattern, ignore_deletes=True)
-        found: list[Stored] = []
-        try:
-            async for item in watcher:
-                if item is None:
-                    break
-                if item.value and item.operation is None:
-                    entry = PendingEntry.model_validate_json(item.value)
-                    found.append(Stored(item.key, entry, item.revision or 0))
-                if not item.delta:
-                    break
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return found
+        items = await kvscan.scan(self._js, PENDING_BUCKET, pattern)
+        return [
+            Stored(i.key, PendingEntry.model_validate_json(i.value), i.revision)
+            for i in items
+            if i.value
+        ]
 
     async def change(
         self, key: str, change: Change, *, hint: Stored | None = None
@@ -184,20 +185,9 @@ class PendingStore:
 
     async def address_changes(self) -> dict[str, PatronEmailChanged]:
         """Every held address change by patron id (one scan for a whole run)."""
-        changes: dict[str, PatronEmailChanged] = {}
-        watcher = await self._kv.watch(ADDRESS_FILTER, ignore_deletes=True)
-        try:
-            async for item in watcher:
-                if item is None:
-                    break
-                if item.value and item.operation is None:
-                    change = PatronEmailChanged.model_validate_json(item.value)
-                    changes[change.patron_id] = change
-                if not item.delta:
-                    break
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return changes
+        items = await kvscan.scan(self._js, PENDING_BUCKET, ADDRESS_FILTER)
+        changes = [PatronEmailChanged.model_validate_json(i.value) for i in items if i.value]
+        return {change.patron_id: change for change in changes}
 
     async def _read_change(self, key: str) -> tuple[PatronEmailChanged | None, int]:
         try:
