@@ -20,9 +20,9 @@ RULES = {rule.name: rule for rule in r.EXPLICIT} | SECONDARY_RULES
 RULES["unambiguous"] = r.UNAMBIGUOUS_UNKNOWN
 
 FIRST_ORDER = (
-    "mailloop", "mailboxfull", "speeding", "mesgtoobig", "exceedlimit", "suspend", "hasmoved",
-    "norelaying", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc",
-    "badreputation", "contenterror", "rejected", "hostunknown", "spamdetected", "speeding",
+    "mailloop", "greylisted", "mailboxfull", "speeding", "mesgtoobig", "exceedlimit", "suspend",
+    "hasmoved", "norelaying", "authfailure", "userunknown", "filtered", "requireptr",
+    "notcompliantrfc", "badreputation", "contenterror", "rejected", "hostunknown", "spamdetected",
     "toomanyconn", "blocked",
 )  # fmt: skip
 SECOND_ORDER = (
@@ -55,7 +55,7 @@ REASON_CATEGORY: dict[str, Category] = {
     "exceedlimit": r.OURS, "mesgtoobig": r.OURS, "contenterror": r.OURS,
     "notcompliantrfc": r.OURS, "securityerror": r.OURS, "syntaxerror": r.OURS,
     "norelaying": r.UNK, "mailererror": r.UNK, "onhold": r.UNK, "undefined": r.UNK,
-    "mailloop": r.TMP,
+    "mailloop": r.TMP, "greylisted": r.TMP,
 }  # fmt: skip
 
 
@@ -117,7 +117,7 @@ def _probe(name: str, f: Facts, text: str, named: str, _match: _Matcher) -> bool
     if name == "filtered":
         if named == "filtered":
             return _match("userunknown", text) or _match(name, text)
-        if named == "suspend" or f.command in _EARLY_COMMANDS:
+        if named == "suspend" or f.command in _EARLY_COMMANDS or _match("hostunknown", text):
             return False
         return _match(name, text) or _match("userunknown", text)
     if name == "rejected":

@@ -95,6 +95,12 @@ def is_complaint(pm: ParsedMail) -> bool:
     return header(pm, "subject").lower().lstrip().startswith("complaint about message from")
 
 
+def is_read_receipt(pm: ParsedMail) -> bool:
+    """An RFC 8098 message disposition notification (read receipt): sent with a null
+    return path and often quoting our headers, but it reports a reading, not a failure."""
+    return pm.report_type == "disposition-notification" and not pm.dsn_records
+
+
 def is_success_report(pm: ParsedMail) -> bool:
     """A DSN whose every recipient was delivered/relayed/expanded (RFC 3464 2.x.x)."""
     if not pm.dsn_records:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from flufl.bounce import all_failures
-
 from services.bounce.classifier import detect
 from services.bounce.classifier.decide import Facts, Verdict, decide
+from services.bounce.classifier.flufl_scan import all_failures
 from services.bounce.classifier.freetext import addresses, candidate_recipients, paragraph_for
 from services.bounce.classifier.model import (
     Category,
@@ -278,6 +277,8 @@ def classify_parsed(pm: ParsedMail, sent: SentMailLookup | None = None) -> Class
         )
     if detect.is_success_report(pm):
         return _not_bounce(pm, "dsn-success")
+    if detect.is_read_receipt(pm):
+        return _not_bounce(pm, "mdn-read-receipt")
     if detect.is_auto_submitted_reply(pm):
         return _not_bounce(pm, "rfc3834-auto-reply", auto_reply=True)
     if not pm.dsn_records and not detect.looks_like_bounce(pm):

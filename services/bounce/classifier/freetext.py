@@ -78,11 +78,37 @@ def _header_run_start(lines: list[str], start: int) -> int:
     return -1
 
 
+_MARKER_PHRASES = re.compile(
+    r"this is a copy of the message|below this line is a copy of the message"
+    r"|original message follows|original message headers"
+    r"|returned message|undelivered message|message headers follow|headers of the original"
+    r"|the header of the original message|unsent message below|bounced e-mail"
+    r"|content-type: message/rfc822"
+)
+"""The literal phrases of ``_ORIGINAL_MARKERS`` (lower-case): every match holds one."""
+
+
+def _marker(body: str) -> re.Match[str] | None:
+    """``_ORIGINAL_MARKERS.search(body, 0, _MARKER_SCAN)``, cheaper: on ASCII text (where
+    lower-casing is exactly what IGNORECASE compares) only the lines holding a marker
+    phrase are tried, in order, instead of every position of the text."""
+    head = body[:_MARKER_SCAN]
+    low = head.lower()
+    if not any(word in low for word in _MARKER_WORDS):
+        return None
+    if not head.isascii():
+        return _ORIGINAL_MARKERS.search(body, 0, _MARKER_SCAN)
+    for phrase in _MARKER_PHRASES.finditer(low):
+        line = low.rfind("\n", 0, phrase.start()) + 1
+        found = _ORIGINAL_MARKERS.match(body, line, _MARKER_SCAN)
+        if found is not None:
+            return found
+    return None
+
+
 def split_returned(body: str) -> tuple[str, str]:
     """Split a free-text body into (diagnostic text, inline returned headers)."""
-    low = body[:_MARKER_SCAN].lower()
-    maybe = any(word in low for word in _MARKER_WORDS)
-    marker = _ORIGINAL_MARKERS.search(body, 0, _MARKER_SCAN) if maybe else None
+    marker = _marker(body)
     cut = marker.start() if marker else len(body)
     lines = body[cut:].split("\n") if marker else body.split("\n")
     start = _header_run_start(lines, 1 if marker else 0)
@@ -156,22 +182,26 @@ def paragraph_for(text: str, recipient: str, others: list[str], limit: int = 16)
     Starts at the first line naming the recipient and stops at the next line naming a
     different failed recipient, or after ``limit`` lines.
     """
-    lines = text.split("\n")
     rcpt = recipient.lower()
+    low_text = text.lower()  # lower-casing never adds or removes a newline
+    if rcpt not in low_text:
+        return ""
+    lines = text.split("\n")
+    lows = low_text.split("\n")
     others_l = [o for o in others if o != rcpt]
     own_domain = rcpt.rpartition("@")[2]
     domains = {o.rpartition("@")[2] for o in others_l} - {own_domain, ""}
-    for i, line in enumerate(lines):
-        if rcpt in line.lower():
-            if _TRANSCRIPT_RCPT.match(line):
+    for i, line_low in enumerate(lows):
+        if rcpt in line_low:
+            if _TRANSCRIPT_RCPT.match(lines[i]):
                 return _transcript_paragraph(lines, i, rcpt, limit)
-            out = [line]
-            for nxt in lines[i + 1 : i + 1 + limit]:
-                low = nxt.lower()
+            out = [lines[i]]
+            for j in range(i + 1, min(i + 1 + limit, len(lines))):
+                low = lows[j]
                 if rcpt not in low and (
                     any(o in low for o in others_l) or _names_host(low, domains)
                 ):
                     break
-                out.append(nxt)
+                out.append(lines[j])
             return "\n".join(out)
     return ""

@@ -35,6 +35,7 @@ def _fast_head(head: str, cls: type[Message]) -> Message | None:
     """The plain case of the stdlib's compat32 header parse; ``None`` when a line is not
     a well-formed field or continuation (the stdlib then decides)."""
     msg = cls()
+    fields: list[tuple[str, str]] = msg._headers  # type: ignore[attr-defined]
     name = ""
     pieces: list[str] = []
     for line in head.split("\n")[:-1] if head else ():
@@ -46,12 +47,12 @@ def _fast_head(head: str, cls: type[Message]) -> Message | None:
         m = _NAME.match(line)
         if m is None or line.startswith("From "):
             return None
-        if name:
-            msg.set_raw(name, "\n".join(pieces).rstrip("\r\n"))
+        if name:  # set_raw under compat32 stores (name, value) as given
+            fields.append((name, "\n".join(pieces).rstrip("\r\n")))
         name = line[: m.end() - 1]
         pieces = [line[m.end() :].lstrip(" \t")]
     if name:
-        msg.set_raw(name, "\n".join(pieces).rstrip("\r\n"))
+        fields.append((name, "\n".join(pieces).rstrip("\r\n")))
     return msg
 
 
@@ -112,6 +113,27 @@ def _boundary(msg: Message) -> str | None:
             return (quoted or bare).rstrip()
     boundary = msg.get_boundary()
     return boundary if isinstance(boundary, str) else None
+
+
+_PARAMS: dict[str, re.Pattern[str]] = {
+    name: re.compile(r"(?i);\s*" + name + r'\s*=\s*(?:"([^"\\<>]*)"|([^;"\s\\<>()]+))')
+    for name in ("charset", "report-type")
+}
+
+
+def plain_param(msg: Message, name: str) -> tuple[bool, str | None]:
+    """``msg.get_param(name)`` for a plain Content-Type (as in ``_boundary``):
+    ``(True, value or None when absent)``, or ``(False, None)`` for anything unusual
+    (then only the stdlib's parameter parser can tell)."""
+    ctype = msg.get("content-type")
+    if ctype is None:
+        return True, None
+    if not isinstance(ctype, str) or "*" in ctype or not _PLAIN_CTYPE.fullmatch(ctype):
+        return False, None
+    found: list[tuple[str, str]] = _PARAMS[name].findall(ctype)
+    if len(found) > 1:
+        return False, None
+    return True, (found[0][0] or found[0][1]) if found else None
 
 
 def _multipart(msg: Message, body: str, cls: type[Message], depth: int) -> bool:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from services.bounce.classifier.model import Category
+from services.bounce.classifier.rxtools import alternation
 
 BAD = Category.BAD_ADDRESS
 REJ = Category.DOMAIN_REJECTION
@@ -40,8 +41,8 @@ class Rule:
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
     """One alternation; patterns are lower-case and run on lower-cased text (much faster
-    than ``re.IGNORECASE`` on long bodies)."""
-    return re.compile("|".join(alternatives))
+    than ``re.IGNORECASE`` on long bodies). ``rxtools`` distributes leading word groups."""
+    return alternation(*alternatives)
 
 
 MAILBOX_FULL = Rule(
@@ -49,7 +50,8 @@ MAILBOX_FULL = Rule(
     FULL,
     _rx(
         r"mail ?box (?:is )?(?:full|over ?quota|exceeded|size limit exceeded|quota usage)",
-        r"(?:over|exceed(?:ed|s|ing)?)(?: the| its| their)? (?:allowed |mailbox |disk )?quota",
+        r"(?:over|exceeded|exceeds|exceeding|exceed)(?: the| its| their)?"
+        r" (?:allowed |mailbox |disk )?quota",
         r"quota (?:exceeded|violation|full)|(?:disk|mail|storage) quota",
         r"full mailbox|mailfolder is full|mailbox (?:has )?exceeded|boite du destinataire pleine",
         r"not enough (?:storage )?space|does not have enough space",
@@ -139,7 +141,7 @@ USER_UNKNOWN = Rule(
         r"is not a (?:valid|known) (?:mailbox|user|recipient)|not a valid (?:recipient|user)",
         r"no (?:mailbox|account|mail box)(?: by that name| here| found| available)",
         r"mailbox (?:unavailable|invalid|not present|is unavailable|is inactive)",
-        r"(?:requested action not taken: )?mailbox unavailable|recipient rejected",
+        r"recipient rejected",  # "mailbox unavailable": the line above
         r"address rejected: (?:invalid|unknown|user)|recipnotfound|recipient ?not ?found",
         r"(?:unknown|no such) (?:address|alias)|account .{0,40}does not exist",
         r"not our customer|no longer (?:valid|available)|is unavailable|archived recipient",
@@ -160,7 +162,7 @@ FILTERED = Rule(
     _rx(
         r"recipient(?:'s)? (?:is only accepting|preferences|refuse)|refuse to receive",
         r"user reject|rejected due to user rules|blocked by the recipient",
-        r"this account is protected",
+        r"this account is protected|cannot route mail to user",
         r"restricted sms|is not accepting (?:any )?mail|notauthorized",
         r"not authorized to (?:send|receive)",
         r"sender(?:'s)? (?:address )?(?:is )?not (?:on|in) .{0,40}(?:list|allowed)",
@@ -237,6 +239,7 @@ HOST_UNKNOWN = Rule(
         r"no such domain|name or service not known|unroute?able (?:address|mail domain)",
         r"no (?:mx|dns) record|nxdomain|recipient domain must exist|domain .{0,30}is unknown",
         r"illegal host/domain|unknown domain name|the account or domain may not exist",
+        r"non-?existent (?:host|domain)",
     ),
     "RFC 3463 X.1.2 / X.4.4 destination domain unknown: cause 1 (typo in the domain)",
 )
@@ -245,11 +248,18 @@ SPAM = Rule(
     "spamdetected",
     REJ,
     _rx(
-        r"spam|unsolicited|bulk (?:e-?mail|mail)|junk mail|content filter|greylist",
+        r"spam|unsolicited|bulk (?:e-?mail|mail)|junk mail|content filter",
         r"message (?:content )?rejected|rejected (?:as|for|due to) .{0,30}(?:content|spam)",
         r"probable|high probability|message filtered|looks like spam|suspicious",
     ),
     why="receiver spam filter refused the message: cause 2 from the patron's view",
+)
+
+GREYLISTED = Rule(
+    "greylisted",
+    TMP,
+    _rx(r"gr[ae]y-?list"),
+    "greylisting is a deliberate temporary refusal (a 4xx asking to retry): transient",
 )
 
 SPEEDING = Rule(
@@ -279,10 +289,10 @@ BLOCKED = Rule(
     _rx(
         r"blocked|blacklisted|block ?list|black ?list|rbl\b|dnsbl|spamhaus|spamcop|barracuda",
         r"client host (?:\S+ )?rejected|not (?:currently )?accepting mail from your ip",
-        r"connection(?<!expired, connection) (?:refused|dropped|reset|was dropped)|go away",
+        r"connection (?:refused by|dropped|reset by|was dropped)|go away",
         r"helo command rejected|host network not allowed|no access from mail server",
         r"can'?t determine purported responsible address",
-        r"(?:your|sending|the) ip|banned sending ip|abus|listed|not allowed to connect",
+        r"(?:your|sending|the|this) ip|banned sending ip|abus|listed|not allowed to connect",
         r"confirm this mail server|please use the smtp server of your isp|refused to talk",
         r"unwanted messages|access from ip|sc-00\d|you are sending spam|poor email",
         r"not accepting connections",
@@ -302,13 +312,14 @@ UNAMBIGUOUS_UNKNOWN = Rule(
         r"[a-z]\.[a-z]{2,} does not exist$|invalid final delivery userid|no valid recipients",
         r"please check if (?:the )?address is correct",
         r"recipient address rejected: (?:access denied|invalid user|unknown user)",
-        r"not listed in (?:the )?public name (?:&|and) address book",
+        r"not listed in (?:the )?(?:public name (?:&|and) address book|domino directory)",
         r"mail\.local: unknown user",
     ),
     "the reply itself says the mailbox or domain does not exist, whatever the SMTP phase",
 )
 
 EXPLICIT: tuple[Rule, ...] = (
+    GREYLISTED,
     MAILBOX_FULL,
     MESG_TOO_BIG,
     SUSPEND,

@@ -18,7 +18,7 @@ from email.policy import compat32
 
 from services.bounce.classifier.fml import notice_records
 from services.bounce.classifier.freetext import split_returned
-from services.bounce.classifier.mime import build
+from services.bounce.classifier.mime import build, plain_param
 from services.bounce.classifier.sesjson import notification
 
 MAX_BYTES = 1 << 20
@@ -139,6 +139,9 @@ def _param(msg: Message, name: str) -> str | None:
     ctype = msg.get("content-type")
     if not isinstance(ctype, str) or name not in ctype.lower():
         return None
+    decided, found = plain_param(msg, name)
+    if decided:
+        return found
     value = msg.get_param(name)
     return value if isinstance(value, str) else None
 
@@ -147,6 +150,9 @@ def _charset(part: Message) -> str | None:
     ctype = part.get("content-type")
     if not isinstance(ctype, str) or "charset" not in ctype.lower():
         return None  # the stdlib's answer too, without running its parameter parser
+    decided, found = plain_param(part, "charset")
+    if decided:  # get_content_charset: lower-cased, None unless ASCII
+        return found.lower() if found is not None and found.isascii() else None
     return part.get_content_charset()
 
 

@@ -183,3 +183,42 @@ def test_boundary_fast_path_agrees_with_the_stdlib(ctype: str) -> None:
 def test_boundary_fast_path_agrees_on_random_values(pieces: list[str]) -> None:
     msg = email.message_from_string(f"Content-Type: multipart/mixed; {''.join(pieces)}\n\n")
     assert mime._boundary(msg) == msg.get_boundary()
+
+
+_PARAM_CTYPES = [
+    'text/plain; charset="UTF-8"',
+    "text/plain; CHARSET = Shift_JIS",
+    'text/plain;charset = "x y"',
+    'text/plain; charset=""',
+    "text/plain; charset=",
+    'text/plain; charset="a"; charset=b',
+    "text/plain; charset*=us-ascii''b",
+    "text/plain; x-charset=a",
+    'text/plain; x="; charset=wrong"; charset=right',
+    'text/plain; charset="\u00e9"',
+    "multipart/report; report-type=delivery-status; boundary=x",
+    'multipart/report; Report-Type="Delivery-Status"',
+    "text/plain",
+]
+
+
+@pytest.mark.parametrize("ctype", _PARAM_CTYPES)
+@pytest.mark.parametrize("name", ["charset", "report-type"])
+def test_plain_param_fast_path_agrees_with_the_stdlib(ctype: str, name: str) -> None:
+    msg = email.message_from_string(f"Content-Type: {ctype}\n\n", policy=compat32)
+    decided, value = mime.plain_param(msg, name)
+    assert not decided or value == msg.get_param(name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(['"', ";", "=", " ", "b", "charset", "report-type", "*", "\\", "(", "\t"]),
+        max_size=16,
+    )
+)
+def test_plain_param_fast_path_agrees_on_random_values(pieces: list[str]) -> None:
+    msg = email.message_from_string(f"Content-Type: text/plain; {''.join(pieces)}\n\n")
+    for name in ("charset", "report-type"):
+        decided, value = mime.plain_param(msg, name)
+        assert not decided or value == msg.get_param(name)
