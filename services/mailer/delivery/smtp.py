@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -54,12 +55,16 @@ class SmtpConfig:
     helo_name: str | None = None
     pool_size: int = 4
     max_messages: int = 500
+    #: Seconds an idle connection is kept. Relays close idle sessions (Postfix after
+    #: 300 s, many sooner); a connection older than this is not worth trying.
+    max_idle: float = 30.0
 
 
 @dataclass(slots=True)
 class _Conn:
     client: aiosmtplib.SMTP
     sent: int = 0
+    idle_since: float = 0.0
 
 
 def path(address: str) -> bytes:
@@ -108,20 +113,44 @@ class SmtpPool:
     async def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         """One SMTP transaction; the returned reply is the server's final answer."""
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await self._open()
-            if isinstance(conn, Reply):
-                return conn
+            conn = self._take_idle()
+            reused = conn is not None
+            if conn is None:
+                opened = await self._open()
+                if isinstance(opened, Reply):
+                    return opened
+                conn = opened
             reply = await self._transaction(conn.client, sender, recipient, data)
+            if reused and _went_stale(reply):
+                # The relay closed the idle session before our MAIL: nothing of this
+                # mail was accepted, so it goes again at once on a fresh connection.
+                self._discard(conn)
+                opened = await self._open()
+                if isinstance(opened, Reply):
+                    return opened
+                conn = opened
+                reply = await self._transaction(conn.client, sender, recipient, data)
             if not reply.accepted:
                 self._discard(conn)
                 return reply
             # Accepted. Nothing here awaits: the caller records the send next.
             conn.sent += 1
             if conn.sent < self._config.max_messages and conn.client.is_connected:
+                conn.idle_since = time.monotonic()
                 self._idle.append(conn)
             else:
                 self._discard(conn)
             return reply
+
+    def _take_idle(self) -> _Conn | None:
+        """The most recently used idle connection still worth trying (others are closed)."""
+        oldest = time.monotonic() - self._config.max_idle
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.client.is_connected and conn.idle_since >= oldest:
+                return conn
+            self._discard(conn)
+        return None
 
     @staticmethod
     async def _transaction(
@@ -165,6 +194,11 @@ async def _ehlo_or_helo(client: aiosmtplib.SMTP) -> None:
         if not client.is_connected:
             raise
         await client.helo()  # a server without ESMTP (raises SMTPHeloError in turn)
+
+
+def _went_stale(reply: Reply) -> bool:
+    """A reused session that died before MAIL was answered (EOF, or 421 "closing")."""
+    return reply.command == "mail" and reply.code in (DROPPED, 421)
 
 
 def _describe(exc: BaseException) -> str:

@@ -27,7 +27,16 @@ class _Scripted:
     def __init__(self, refuse: str | None = None, reply: str = "") -> None:
         self.refuse = refuse
         self.reply = reply
+        self.once = False  # refuse only the next time, then accept again
+        self.sessions: set[int] = set()
         self.accepted: list[tuple[str, list[str]]] = []
+
+    def _refuses(self, command: str) -> bool:
+        if self.refuse != command:
+            return False
+        if self.once:
+            self.refuse = None
+        return True
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -43,7 +52,8 @@ class _Scripted:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        if self.refuse == "mail":
+        self.sessions.add(id(session))
+        if self._refuses("mail"):
             return self.reply
         envelope.mail_from = address
         return "250 OK"
@@ -135,3 +145,29 @@ async def test_no_server_at_all_is_a_dropped_connect() -> None:
     reply = await _send(free_port())
     assert (reply.code, reply.command) == (DROPPED, "connect")
     assert not reply.accepted
+
+
+async def test_an_idle_session_the_relay_closed_is_replaced_at_once(
+    sink: tuple[_Scripted, int],
+) -> None:
+    handler, port = sink
+    pool = SmtpPool(SmtpConfig("127.0.0.1", port, timeout=5.0, helo_name="plib.pref.aomori.lg.jp"))
+    try:
+        assert (await pool.send(SENDER, RCPT, MESSAGE)).accepted
+        # The relay gives up on the pooled session (as Postfix does after its idle
+        # timeout): the next MAIL on it is answered 421. Nothing of that mail was taken.
+        handler.refuse, handler.reply, handler.once = "mail", "421 4.4.2 closing", True
+        reply = await pool.send(SENDER, RCPT, MESSAGE)
+    finally:
+        await pool.close()
+    assert (reply.code, reply.command) == (250, "data")
+    assert len(handler.accepted) == 2
+    assert len(handler.sessions) == 2  # the second mail went on a fresh session
+
+
+async def test_a_421_on_a_fresh_session_is_the_answer(sink: tuple[_Scripted, int]) -> None:
+    handler, port = sink
+    handler.refuse, handler.reply, handler.once = "mail", "421 4.7.0 try later", True
+    reply = await _send(port)
+    assert (reply.code, reply.command) == (421, "mail")
+    assert handler.accepted == []
