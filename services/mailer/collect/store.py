@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
@@ -42,15 +43,42 @@ class Stored:
 Change = Callable[[PendingEntry], PendingEntry | None]
 
 
+class KvWrites(Protocol):
+    """The compare-and-set writes of a bucket (nats-py's ``KeyValue`` or ``FastKV``)."""
+
+    async def create(self, key: str, value: bytes) -> int: ...
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
+
+    async def delete(self, key: str, last: int | None = None) -> bool: ...
+
+
+WritesFor = Callable[[KeyValue, str], KvWrites]
+
+
 class PendingStore:
-    def __init__(self, js: JetStreamContext, pending: KeyValue, returned: KeyValue) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        pending: KeyValue,
+        returned: KeyValue,
+        *,
+        writes: KvWrites | None = None,
+    ) -> None:
         self._js = js
         self._kv = pending
         self._returned = returned
+        # create / update / delete of pending entries (a run writes two per mail);
+        # reads and the other keys stay on ``pending``.
+        self._writes: KvWrites = writes or pending
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> PendingStore:
-        return cls(js, await js.key_value(PENDING_BUCKET), await js.key_value(RETURNED_BUCKET))
+    async def open(cls, js: JetStreamContext, writes: WritesFor | None = None) -> PendingStore:
+        pending = await js.key_value(PENDING_BUCKET)
+        returned = await js.key_value(RETURNED_BUCKET)
+        return cls(
+            js, pending, returned, writes=writes(pending, PENDING_BUCKET) if writes else None
+        )
 
     async def read(self, key: str) -> Stored | None:
         try:
@@ -128,12 +156,14 @@ class PendingStore:
                 await self._cas_delete(key, last)
             return None
         data = entry.model_dump_json().encode()
-        rev = await (self._kv.update(key, data, last=last) if last else self._kv.create(key, data))
+        rev = await (
+            self._writes.update(key, data, last=last) if last else self._writes.create(key, data)
+        )
         return Stored(key, entry, rev)
 
     async def _cas_delete(self, key: str, last: int) -> None:
         try:
-            await self._kv.delete(key, last=last)
+            await self._writes.delete(key, last=last)
         except KeyWrongLastSequenceError:
             raise
         except APIError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
@@ -16,6 +17,14 @@ from shared.contracts.mail import SmtpCommand
 from shared.mailrecord import LedgerState, MailRecord
 
 log = logging.getLogger(__name__)
+
+
+class KvWrites(Protocol):
+    """The compare-and-set writes of a bucket (nats-py's ``KeyValue`` or ``FastKV``)."""
+
+    async def create(self, key: str, value: bytes) -> int: ...
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
 
 
 @dataclass(slots=True)
@@ -31,8 +40,19 @@ class Claim:
 
 
 class Ledger:
-    def __init__(self, kv: KeyValue, *, lease: float, schedule: RetrySchedule, domain: str) -> None:
+    def __init__(
+        self,
+        kv: KeyValue,
+        *,
+        lease: float,
+        schedule: RetrySchedule,
+        domain: str,
+        writes: KvWrites | None = None,
+    ) -> None:
         self._kv = kv
+        # create / update on the hot path (a pipelined publisher); reads, put and delete
+        # stay on ``kv``.
+        self._writes: KvWrites = writes or kv
         self._lease = lease
         self._schedule = schedule
         self._domain = domain
@@ -51,7 +71,7 @@ class Ledger:
         # Most mails are new: try to create the record first (one round trip).
         fresh = new_record(work, self._domain, now)
         try:
-            rev = await self._kv.create(work.mail_id, fresh.model_dump_json().encode())
+            rev = await self._writes.create(work.mail_id, fresh.model_dump_json().encode())
             return Claim(fresh, rev)
         except KeyWrongLastSequenceError:
             pass  # it exists: read it and decide
@@ -70,9 +90,9 @@ class Ledger:
         data = decision.record.model_dump_json().encode()
         try:
             if decision.revision is None:
-                rev = await self._kv.create(work.mail_id, data)
+                rev = await self._writes.create(work.mail_id, data)
             else:
-                rev = await self._kv.update(work.mail_id, data, last=decision.revision)
+                rev = await self._writes.update(work.mail_id, data, last=decision.revision)
         except KeyWrongLastSequenceError:
             return Later(0.5, "lost the claim race to another sender")
         return Claim(decision.record, rev)
@@ -99,7 +119,7 @@ class Ledger:
         )
         data = record.model_dump_json().encode()
         try:
-            claim.revision = await self._kv.update(record.mail_id, data, last=claim.revision)
+            claim.revision = await self._writes.update(record.mail_id, data, last=claim.revision)
         except KeyWrongLastSequenceError:
             # Our lease ran out and another sender took the mail over. The facts of this
             # attempt still stand, so they are written anyway (a ``sent`` must never be lost).
