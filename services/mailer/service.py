@@ -138,6 +138,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
         publish=publish,
         is_suppressed=suppressions.is_suppressed,
         is_returned=store.is_returned,
+        address_change=store.address_change,
         metrics=metrics,
     )
     collector = Collector(

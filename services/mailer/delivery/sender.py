@@ -24,6 +24,7 @@ from services.mailer.delivery.metrics import MailerMetrics
 from services.mailer.delivery.smtp import Reply, SmtpPool
 from services.mailer.errors import InvalidAddress, MailerError
 from services.mailer.plan.claims import Done, Later
+from services.mailer.plan.grouping import address_for
 from services.mailer.plan.model import MailWork, SourceEvent
 from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
 from services.mailer.plan.pacing import verdict
@@ -32,7 +33,7 @@ from shared.bus.consume import Delivery, Reject, Retry
 from shared.carriers import carrier_group
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.ils import LoanOverdue
+from shared.contracts.ils import LoanOverdue, PatronEmailChanged
 from shared.contracts.mail import CarrierGroup
 from shared.mailrecord import LedgerState, message_id_for
 from shared.verp import envelope_sender
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
 Lookup = Callable[[str], Awaitable[bool]]
+AddressLookup = Callable[[str], Awaitable[PatronEmailChanged | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Sender:
         publish: Publish,
         is_suppressed: Lookup,
         is_returned: Lookup,
+        address_change: AddressLookup | None = None,
         metrics: MailerMetrics,
     ) -> None:
         self._cfg = config
@@ -74,9 +77,12 @@ class Sender:
         self._publish = publish
         self._is_suppressed = is_suppressed
         self._is_returned = is_returned
+        self._address_change = address_change
         self._metrics = metrics
 
     async def handle(self, work: MailWork, delivery: Delivery) -> None:
+        if delivery.num_delivered > 1:
+            work = await self._current_address(work)
         now = self._clock.now()
         decision = await self._ledger.claim(work, now)
         if isinstance(decision, Done):
@@ -210,6 +216,20 @@ class Sender:
         await self._publish(event)
         if count:
             self._metrics.outcome(work.kind, event.carrier_group, result.outcome)
+
+    async def _current_address(self, work: MailWork) -> MailWork:
+        """A retried mail goes to the address the patron registered since it was built."""
+        if self._address_change is None or work.patron_id is None:
+            return work
+        change = await self._address_change(work.patron_id)
+        reported = max(e.occurred_at for e in work.events)
+        recipient = address_for(work.recipient, reported, change)
+        if recipient == work.recipient:
+            return work
+        log.info(
+            "mail.address_changed", extra={"mail_id": work.mail_id, "patron_id": work.patron_id}
+        )
+        return work.model_copy(update={"recipient": recipient})
 
     async def _without_returned(self, work: MailWork) -> MailWork:
         """An overdue reminder never lists a loan whose return has arrived."""

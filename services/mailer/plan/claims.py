@@ -84,6 +84,13 @@ def decide(
         if now < due and now < (current.expires_at or due):
             return Later((due - now).total_seconds(), "retry not due yet")
     claimed = current.model_copy(
-        update={"state": "sending", "attempts": current.attempts + 1, "updated_at": now}
+        update={
+            "state": "sending",
+            "attempts": current.attempts + 1,
+            "updated_at": now,
+            # A retry may go to a newer address (the patron changed it meanwhile): the
+            # record names the address this attempt uses.
+            "recipient": work.recipient,
+        }
     )
     return Take(claimed, revision)

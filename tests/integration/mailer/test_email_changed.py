@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.clock import JST
-from shared.contracts.ils import PatronEmailChanged
+from shared.contracts.ils import HoldCancelled, PatronEmailChanged
+from shared.contracts.mail import MailOutcome
+from shared.mailrecord import MailRecord, mail_id_from_message_id
 from tests.integration.mailer.conftest import Mailer
 from tests.integration.mailer.events import online_loan, saturday_trigger
 
@@ -42,3 +44,35 @@ async def test_a_redelivered_older_change_does_not_undo_a_newer_one(mailer: Mail
     await mailer.wait_outcomes(1, "sent")
     await mailer.wait_idle()
     assert [r for m in mailer.smtp.received for r in m.rcpt_tos] == ["second@example.jp"]
+
+
+async def test_a_deferred_mail_is_retried_to_the_address_registered_meanwhile(
+    mailer: Mailer,
+) -> None:
+    old, new = "p720@example.jp", "p720.new@example.jp"
+    # The old mailbox stays full; the patron registers a new address after the deferral.
+    mailer.smtp.set_script(lambda phase, rcpt: "452 4.2.2 Mailbox full" if rcpt == old else None)
+    cancelled = HoldCancelled(
+        occurred_at=datetime(2026, 12, 5, 8, 0, tzinfo=JST),
+        patron_id="P720",
+        email=old,
+        hold_id="H-720",
+        title="りんごの四季",
+    )
+    await mailer.publish(cancelled)
+    await mailer.wait_outcomes(1, "deferred")
+    await mailer.publish(change("P720", new, datetime(2026, 12, 5, 8, 30, tzinfo=JST)))
+
+    await mailer.wait_outcomes(1, "sent")
+    (sent,) = await mailer.outcomes("sent")
+    assert sent.recipient == new
+    assert [r for m in mailer.smtp.received for r in m.rcpt_tos] == [new]
+    assert {o.recipient for o in await mailer.outcomes("deferred")} == {old}
+    ledger = await mailer.js.key_value("mail_ledger")
+    entry = await ledger.get(_mail_id(sent))
+    assert MailRecord.model_validate_json(entry.value or b"").recipient == new
+
+
+def _mail_id(outcome: MailOutcome) -> str:
+    assert outcome.message_id is not None
+    return mail_id_from_message_id(outcome.message_id) or ""
