@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -59,6 +62,10 @@ class Reject(Exception):
         super().__init__(reason)
         self.reason = reason
         self.errors = list(errors)
+
+
+#: Seconds to pause after a refused pull before pulling again.
+FETCH_PAUSE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +167,18 @@ class Consumer(Generic[E]):
                     # nats-py raises a bare asyncio.TimeoutError when the deadline runs
                     # out between its two pull requests: an empty fetch all the same.
                     continue
+                except ConnectionClosedError:
+                    raise  # closed for good: the service stops (and is restarted)
+                except NatsError as exc:
+                    # A pull refused while the server restarts or the leader moves: pause
+                    # briefly (or until stopped) and pull again.
+                    log.warning(
+                        "consumer.fetch_failed",
+                        extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), FETCH_PAUSE)
+                    continue
                 await asyncio.gather(*(self._bounded(sem, m) for m in msgs))
         finally:
             await sub.unsubscribe()
@@ -170,7 +189,23 @@ class Consumer(Generic[E]):
             await self.handle(msg)
 
     async def handle(self, msg: Msg) -> None:
-        """Give one message its outcome. Never raises but for cancellation."""
+        """Give one message its outcome. Never raises but for cancellation.
+
+        When the outcome itself cannot be delivered (NATS down or restarting while the
+        handler finished: the ack, nak, term or dead-letter publish fails), the message is
+        left unacknowledged: the server redelivers it after ``ack_wait`` and the (idempotent)
+        handler sees it again. The loop and the service carry on.
+        """
+        try:
+            await self._handle(msg)
+        except (NatsError, TimeoutError, OSError) as exc:
+            self._count("outcome_failed")
+            log.warning(
+                "consumer.outcome_failed",
+                extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+            )
+
+    async def _handle(self, msg: Msg) -> None:
         meta = msg.metadata
         delivery = Delivery(
             subject=msg.subject,

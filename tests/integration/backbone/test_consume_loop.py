@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 from nats.js import JetStreamContext
 
 from shared.bus.consume import Consumer, ConsumerSpec, Delivery, Reject, Retry
+from shared.bus.provision import provision
 from shared.bus.publish import publish
 from shared.contracts import DeadLetter, LoanReturned
 from shared.runtime.metrics import Metrics
 from tests.support.nats import stream_messages, wait_for
+from tools.localservers import start_nats
 
 SPEC = ConsumerSpec(
     stream="ILS",
@@ -145,3 +150,45 @@ async def test_undecodable_bytes_are_kept_in_the_dead_letter(
     await task
     [letter] = await _dead_letters(js)
     assert letter.payload() == payload
+
+
+async def test_a_nats_restart_while_a_handler_finishes_loses_nothing_and_kills_nothing(
+    tmp_path: Path,
+) -> None:
+    server = start_nats(tmp_path / "nats")
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        await publish(js, _returned("L-blip"))
+        seen: list[int] = []
+        first, gate = asyncio.Event(), asyncio.Event()
+
+        async def handler(_: LoanReturned, delivery: Delivery) -> None:
+            seen.append(delivery.num_delivered)
+            if len(seen) == 1:
+                first.set()
+                await gate.wait()
+
+        spec = dataclasses.replace(SPEC, durable="test-blip", ack_wait=1.0)
+        stop, metrics = asyncio.Event(), Metrics("test")
+        consumer: Consumer[Any] = Consumer(js, spec, handler, service="test", metrics=metrics)
+        task = asyncio.create_task(consumer.run(stop))
+        await asyncio.wait_for(first.wait(), 20)
+
+        server.stop()  # NATS goes away while the handler finishes: its ack cannot be sent
+        gate.set()
+
+        def counted(outcome: str) -> float:
+            return metrics.consumed.labels(consumer="test-blip", outcome=outcome)._value.get()
+
+        await wait_for(lambda: counted("outcome_failed") == 1, timeout=20)
+        server = start_nats(server.store_dir, port=server.port)  # back, same store
+        await wait_for(lambda: counted("ack") == 1, timeout=30)
+        assert not task.done()  # the loop survived the outage
+        assert seen == [1, 2]  # redelivered after ack_wait, handled again, acked
+        stop.set()
+        await task
+    finally:
+        await nc.close()
+        server.stop()
