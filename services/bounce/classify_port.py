@@ -106,8 +106,24 @@ def dsn_for_smtp_failure(outcome: MailOutcome, domain: str) -> bytes:
     return "\r\n".join(lines).encode("utf-8")
 
 
+#: Phases answered before any recipient was named: the relay refused *us*, not the patron.
+_SESSION_PHASES = ("connect", "ehlo")
+
+
 def classify_smtp_failure(outcome: MailOutcome, domain: str) -> RecipientResult:
     """Classify a 5xx answer at send time (one recipient)."""
+    if outcome.smtp_command in _SESSION_PHASES:
+        code = outcome.smtp_code or 0
+        return RecipientResult(
+            recipient=outcome.recipient,
+            category=Category.SENDER_SIDE,
+            status="",
+            reason="the relay refused our session before any recipient was named",
+            evidence=Evidence(
+                rule="relay-session-refused",
+                diagnostic=f"{code} {outcome.smtp_text or ''} ({outcome.smtp_command})",
+            ),
+        )
     result = classify(dsn_for_smtp_failure(outcome, domain))
     for found in result.recipients:
         return found

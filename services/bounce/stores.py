@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,7 @@ from shared.mailrecord import MailRecord, Suppression, address_key
 
 M = TypeVar("M", bound=BaseModel)
 _ATTEMPTS = 20
+_WRONG_LAST = (10071, 10164)
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -93,8 +94,25 @@ class Bucket(Generic[M]):
             return new
         raise ConflictError(self.name, key)
 
-    async def delete(self, key: str) -> None:
-        await self._kv.delete(key)
+    async def delete_when(self, key: str, condition: Callable[[M], bool]) -> bool:
+        """Delete ``key`` if its current value meets ``condition``, compare-and-set (a
+        concurrent write is re-read, never deleted blindly); True when the key is gone."""
+        for _ in range(_ATTEMPTS):
+            current, rev = await self.get(key)
+            if current is None:
+                return True
+            if not condition(current):
+                return False
+            try:
+                await self._kv.delete(key, last=rev)
+            except KeyWrongLastSequenceError:
+                continue
+            except APIError as exc:  # nats-py reports a delete's CAS conflict this way
+                if exc.err_code in _WRONG_LAST:
+                    continue
+                raise
+            return True
+        raise ConflictError(self.name, key)
 
     async def keys(self) -> list[str]:
         if self._list_keys is not None:

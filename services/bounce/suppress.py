@@ -39,7 +39,9 @@ async def lift(stores: Stores, akey: str, patron_id: str) -> bool:
         return current.model_copy(update={"patron_ids": remaining.copy()})
 
     current = await stores.suppressions.update(akey, change)
-    if current is not None and not remaining:
-        await stores.suppressions.delete(akey)
+    if current is None:
         return True
-    return current is None
+    if remaining:
+        return False
+    # Nobody holds it now, unless another patron's bounce suppressed it again meanwhile.
+    return await stores.suppressions.delete_when(akey, lambda s: not s.patron_ids)

@@ -56,7 +56,9 @@ class FakeKV:
             raise KeyWrongLastSequenceError
         return await self.put(key, value)
 
-    async def delete(self, key: str) -> bool:
+    async def delete(self, key: str, last: int | None = None) -> bool:
+        if last is not None and (key not in self.data or self.data[key][1] != last):
+            raise KeyWrongLastSequenceError
         self.data.pop(key, None)
         return True
 
