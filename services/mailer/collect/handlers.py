@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from services.mailer.collect.store import PendingStore, Stored
 from services.mailer.plan import grouping, keys
-from services.mailer.plan.grouping import Eligible
+from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.model import MailWork, PendingEntry
 from services.mailer.plan.work import make_work, prompt_work
 from shared.bus.consume import Delivery, Reject
@@ -52,6 +52,7 @@ class Run:
     eligible: Eligible
     useless: Eligible
     batch: BatchWindow | None = None
+    siblings: Siblings | None = None  # runs whose marks this run respects
 
 
 class Collector:
@@ -104,10 +105,11 @@ class Collector:
         fired = await self._store.get_marker(keys.fired_marker(event.batch_thursday))
         if fired is None:
             return
-        # The batch's Saturday mail already went out: mail these late items now rather
-        # than never (a supplementary mail with its own business key).
+        # The batch's Saturday run has started: mail these late items now rather than
+        # never (a supplementary mail of this event alone, its own run and business key),
+        # unless the Saturday run has marked them already.
         trigger = TriggerFired.model_validate_json(fired)
-        run = self._online_loan_run(trigger, late=True)
+        run = self._online_loan_run(trigger, late=event)
         stored = await self._store.read(key)
         if stored is not None:
             await self._fan_out_one(run, stored)
@@ -117,7 +119,7 @@ class Collector:
 
     async def on_trigger(self, trigger: TriggerFired, delivery: Delivery) -> None:
         if trigger.trigger == "weekly-loan-mail":
-            run = self._online_loan_run(trigger, late=False)
+            run = self._online_loan_run(trigger)
             assert run.batch is not None
             marker = keys.fired_marker(run.batch.thursday)
             await self._store.put_marker(marker, trigger.model_dump_json().encode())
@@ -139,11 +141,20 @@ class Collector:
             return  # not a trigger the mailer acts on (filtered out by the consumer anyway)
         await self._fan_out(run, await self._store.scan(pattern), delivery)
 
-    def _online_loan_run(self, trigger: TriggerFired, *, late: bool) -> Run:
-        if trigger.batch is None:
+    def _online_loan_run(
+        self, trigger: TriggerFired, *, late: LoanOnlineIssued | None = None
+    ) -> Run:
+        """The batch's Saturday run, or the late run of one event arriving after it."""
+        batch = trigger.batch
+        if batch is None:
             raise Reject("weekly-loan-mail trigger without its batch window")
-        run_id = trigger.batch.batch_id + ("-late" if late else "")
-        return Run("online_loan", run_id, trigger, grouping.always, grouping.never, trigger.batch)
+        run_id = batch.batch_id
+        eligible: Eligible = grouping.always
+        if late is not None:
+            run_id = keys.late_online_loan_run(batch.batch_id, late)
+            eligible = grouping.same_items(late)
+        siblings = keys.batch_runs(batch.batch_id)  # each respects the others' marks
+        return Run("online_loan", run_id, trigger, eligible, grouping.never, batch, siblings)
 
     async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         entries = await self._store.scan(keys.OVERDUE_FILTER)
@@ -185,7 +196,9 @@ class Collector:
     async def _fan_out_one(
         self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None = None
     ) -> None:
-        taken, written = await self._store.assign(stored, run.run_id, run.eligible, run.useless)
+        taken, written = await self._store.assign(
+            stored, run.run_id, run.eligible, run.useless, run.siblings
+        )
         if taken:
             entry: PendingEntry = stored.entry
             change = (

@@ -16,7 +16,7 @@ from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.mailer.plan import grouping
-from services.mailer.plan.grouping import Eligible
+from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.keys import ADDRESS_FILTER, address_change_key, returned_key
 from services.mailer.plan.model import PendingEntry, PendingSource
 from shared.bus import kvscan
@@ -133,14 +133,19 @@ class PendingStore:
         raise ConflictError(f"{key}: too many concurrent changes")
 
     async def assign(
-        self, stored: Stored, run: str, eligible: Eligible, useless: Eligible
+        self,
+        stored: Stored,
+        run: str,
+        eligible: Eligible,
+        useless: Eligible,
+        siblings: Siblings | None = None,
     ) -> tuple[tuple[PendingSource, ...], Stored | None]:
         """Mark (or find) this run's events of one entry; returns them and the entry."""
         taken: tuple[PendingSource, ...] = ()
 
         def change(entry: PendingEntry) -> PendingEntry | None:
             nonlocal taken
-            result = grouping.assign(entry, run, eligible, useless)
+            result = grouping.assign(entry, run, eligible, useless, siblings)
             taken = result.taken
             return result.entry if result.changed else None
 

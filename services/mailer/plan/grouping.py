@@ -9,6 +9,17 @@ in three idempotent steps, each a compare-and-set on the patron's pending entry:
    (same business key) even if new events arrived meanwhile; those wait for the next run.
 2. publish the mail work item (Nats-Msg-Id = mail id).
 3. ``release``: drop the events marked with the run.
+
+Marks of other runs. An event marked by a *sibling* run is not free: that run is mailing
+it (or will, when its redelivered message re-runs the same steps), so ``assign`` leaves it
+and its mark alone. The runs of one online-loan batch are siblings of each other: the
+Saturday run (run id = batch id) and the late runs (one per late event, run id derived
+from its items, ``keys.late_online_loan_run``), which may all work on one entry at the
+same time; whoever marks an event first mails it, the others skip it. Their messages (the
+trigger, the late ILS event) are redelivered until acked, so a crashed sibling's marks
+are taken up by its own re-run. Any other mark (daily runs: a previous day's run that
+failed for good, or a run id no longer used) is *free again*: the event is taken if
+eligible, else unmarked; no mail is lost, at worst an event is listed in two mails.
 """
 
 from __future__ import annotations
@@ -23,6 +34,8 @@ from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanOverdue, PatronEmailChanged
 
 Eligible = Callable[[PendingSource], bool]
+#: Which other runs' marks ``assign`` respects (see the module doc).
+Siblings = Callable[[str], bool]
 
 
 def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
@@ -41,7 +54,13 @@ class Assignment:
     changed: bool
 
 
-def assign(entry: PendingEntry, run: str, eligible: Eligible, useless: Eligible) -> Assignment:
+def assign(
+    entry: PendingEntry,
+    run: str,
+    eligible: Eligible,
+    useless: Eligible,
+    siblings: Siblings | None = None,
+) -> Assignment:
     """Mark this run's events (see module doc); drops events that can no longer help."""
     already = tuple(p.event for p in entry.events if p.run == run)
     if already:
@@ -49,10 +68,12 @@ def assign(entry: PendingEntry, run: str, eligible: Eligible, useless: Eligible)
     kept: list[PendingEvent] = []
     taken: list[PendingSource] = []
     for held in entry.events:
+        if held.run is not None and siblings is not None and siblings(held.run):
+            kept.append(held)  # a sibling run is mailing it
+            continue
         if useless(held.event):
             continue
-        # An event marked by another run that never released it (that run failed) is
-        # free again: no mail is lost, at worst it is listed in this run's mail too.
+        # Any other mark is from a run that never released it (it failed): free again.
         if eligible(held.event):
             taken.append(held.event)
             kept.append(PendingEvent(event=held.event, run=run))
@@ -115,6 +136,16 @@ def overdue_eligible(returned: Collection[str]) -> Eligible:
 def overdue_useless(returned: Collection[str]) -> Eligible:
     def check(event: PendingSource) -> bool:
         return isinstance(event, LoanOverdue) and event.loan_id in returned
+
+    return check
+
+
+def same_items(event: PendingSource) -> Eligible:
+    """Only the events with ``event``'s items (a late event's own run)."""
+    identity = item_identity(event)
+
+    def check(held: PendingSource) -> bool:
+        return item_identity(held) == identity
 
     return check
 

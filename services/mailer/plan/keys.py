@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from services.mailer.plan.model import SourceEvent
@@ -62,6 +62,27 @@ def key_and_id(
 
 
 # -- run ids ---------------------------------------------------------------------------
+
+
+def late_online_loan_run(batch_id: str, event: SourceEvent) -> str:
+    """Run id of the supplementary mail of items that arrived after the batch's run.
+
+    Derived from the event's items, so every late event has its own run (concurrent late
+    events of one patron never wait on each other's marks) and a redelivered or re-posted
+    event gets the same run id, business key and mail id again.
+    """
+    digest = hashlib.sha256(item_identity(event).encode("utf-8")).hexdigest()[:16]
+    return f"{batch_id}-late-{digest}"
+
+
+def batch_runs(batch_id: str) -> Callable[[str], bool]:
+    """Whether a run id is the batch's Saturday run or one of its late runs."""
+    late = f"{batch_id}-late-"
+
+    def check(run_id: str) -> bool:
+        return run_id == batch_id or run_id.startswith(late)
+
+    return check
 
 
 def hold_ready_run(run_date: date) -> str:
