@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.mailer.plan.claims import Decision, Later, Take, decide, new_record
@@ -17,6 +17,10 @@ from shared.contracts.mail import SmtpCommand
 from shared.mailrecord import LedgerState, MailRecord
 
 log = logging.getLogger(__name__)
+
+#: JetStream's "wrong last sequence" error codes: nats-py's ``kv.delete(last=)`` raises a
+#: plain ``APIError`` with one of them on a conflict, not ``KeyWrongLastSequenceError``.
+_WRONG_LAST = (10071, 10164)
 
 
 class KvWrites(Protocol):
@@ -56,6 +60,11 @@ class Ledger:
         self._lease = lease
         self._schedule = schedule
         self._domain = domain
+
+    @property
+    def lease(self) -> float:
+        """Seconds a claim holds, counted from the record's ``updated_at``."""
+        return self._lease
 
     async def read(self, mail_id: str) -> tuple[MailRecord | None, int | None]:
         try:
@@ -128,9 +137,30 @@ class Ledger:
         claim.record = record
         return record
 
+    async def refresh(self, claim: Claim, now: datetime) -> bool:
+        """Renew the claim (CAS on ``updated_at``); False when another sender took it over."""
+        record = claim.record.model_copy(update={"updated_at": now})
+        data = record.model_dump_json().encode()
+        try:
+            claim.revision = await self._writes.update(record.mail_id, data, last=claim.revision)
+        except KeyWrongLastSequenceError:
+            log.warning("ledger.claim_taken_over", extra={"mail_id": record.mail_id})
+            return False
+        claim.record = record
+        return True
+
     async def abandon(self, claim: Claim) -> None:
         """Drop the claim of a mail that cannot be composed (it goes to a dead letter)."""
         try:
             await self._kv.delete(claim.record.mail_id, last=claim.revision)
         except KeyWrongLastSequenceError:
-            log.warning("ledger.abandon_conflict", extra={"mail_id": claim.record.mail_id})
+            self._abandon_conflict(claim)
+        except APIError as exc:
+            if exc.err_code not in _WRONG_LAST:
+                raise
+            self._abandon_conflict(claim)
+
+    @staticmethod
+    def _abandon_conflict(claim: Claim) -> None:
+        # Another sender took the claim over meanwhile: leave its record alone.
+        log.warning("ledger.abandon_conflict", extra={"mail_id": claim.record.mail_id})

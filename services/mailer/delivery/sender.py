@@ -5,25 +5,33 @@ Order matters for exactly-once (see docs/mailer.md):
 1. claim the mail in ``mail_ledger`` (create / compare-and-set); a terminal record means
    it was already handled: its outcome is re-published (de-duplicated by event id), ack;
 2. expiry, address check, suppression, compose — each ends the mail without SMTP;
-3. the SMTP transaction; on the server's 250 the very next await is the ledger write
-   ``sent`` (nothing else in between), then the outcome, then the ack.
+3. a carrier-group slot and a connection slot; a claim that aged meanwhile is renewed
+   (or, taken over by another replica, given up without sending);
+4. the SMTP transaction; on the server's 250 the very next await is the ledger write
+   ``sent`` (nothing else in between; retried until the claim's lease ends), then the
+   outcome, then the ack. Steps 4's transaction and write run to their end even when the
+   handler is cancelled (SIGTERM past the grace): see ``_to_the_end``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
+
+from nats.errors import Error as NatsError
 
 from services.mailer.delivery.composer import Composer
 from services.mailer.delivery.gates import GroupGates
 from services.mailer.delivery.ledger import Claim, Ledger
 from services.mailer.delivery.metrics import MailerMetrics
-from services.mailer.delivery.smtp import Reply, SmtpPool
+from services.mailer.delivery.smtp import DROPPED, Reply, SmtpPool
 from services.mailer.errors import InvalidAddress, MailerError
-from services.mailer.plan.claims import Done, Later
+from services.mailer.plan.claims import Done, Later, needs_refresh, sent_write_deadline
 from services.mailer.plan.grouping import address_for
 from services.mailer.plan.model import MailWork, SourceEvent
 from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
@@ -39,6 +47,14 @@ from shared.mailrecord import LedgerState, message_id_for
 from shared.verp import envelope_sender
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: A ledger write that may succeed when tried again (broker timeout, reconnect, ...).
+_BROKER_ERRORS = (NatsError, TimeoutError, OSError)
+#: Backoff between ``sent`` write attempts (seconds): doubles from the first to the last.
+_SENT_RETRY_FIRST = 0.05
+_SENT_RETRY_MAX = 2.0
 
 Publish = Callable[[Event], Awaitable[None]]
 Lookup = Callable[[str], Awaitable[bool]]
@@ -79,8 +95,15 @@ class Sender:
         self._is_returned = is_returned
         self._address_change = address_change
         self._metrics = metrics
+        # Mails the relay accepted whose ``sent`` write failed until their lease ended
+        # (kept so that a redelivery to this process records them instead of resending).
+        self._unrecorded: dict[str, _Accepted] = {}
 
     async def handle(self, work: MailWork, delivery: Delivery) -> None:
+        accepted = self._unrecorded.get(work.mail_id)
+        if accepted is not None:
+            await self._record_late(work, accepted)
+            return
         if delivery.num_delivered > 1:
             work = await self._current_address(work)
         now = self._clock.now()
@@ -94,11 +117,13 @@ class Sender:
         if isinstance(decision, Later):
             raise Retry(decision.reason, delay=decision.delay)
         if isinstance(decision, Claim):
-            await self._attempt(work, decision, now)
+            await self._attempt(work, decision, now, delivery)
             return
         raise AssertionError(f"unexpected ledger decision {decision!r}")
 
-    async def _attempt(self, work: MailWork, claim: Claim, now: datetime) -> None:
+    async def _attempt(
+        self, work: MailWork, claim: Claim, now: datetime, delivery: Delivery
+    ) -> None:
         if now >= work.expires_at:
             await self._end(work, claim, "expired", Result("expired", cause="past_usefulness"))
             return
@@ -121,31 +146,37 @@ class Sender:
         except MailerError as exc:
             await self._ledger.abandon(claim)
             raise Reject(f"cannot compose {work.kind} mail: {exc}") from exc
-        await self._transmit(work, claim, address, data)
+        await self._transmit(work, claim, address, data, delivery)
 
-    async def _transmit(self, work: MailWork, claim: Claim, address: str, data: bytes) -> None:
+    async def _transmit(
+        self, work: MailWork, claim: Claim, address: str, data: bytes, delivery: Delivery
+    ) -> None:
         group = carrier_group(address)
         sender = envelope_sender(self._cfg.verp_key, work.mail_id, self._cfg.domain)
-        async with self._gates.slot(group):
+        async with self._gates.slot(group), self._pool.slot():
+            await self._keep_claim(work, claim, delivery)
             started = time.monotonic()
-            reply = await self._pool.send(sender, address, data)
-            if reply.accepted:
-                # The window between the server's 250 and this write is the only place a
-                # kill -9 can cause a second copy: keep it free of any other await.
-                await self._ledger.finish(
-                    claim,
-                    "sent",
-                    self._clock.now(),
-                    code=reply.code,
-                    text=reply.text,
-                    command=reply.command,
-                )
+            reply = await _to_the_end(self._send_and_record(work, claim, sender, address, data))
         self._metrics.send_seconds.labels(carrier_group=group).observe(time.monotonic() - started)
         self._gates.observe(group, reply.code, reply.text)
         if reply.accepted:
             result = Result("sent", reply.code, reply.text, smtp_command=reply.command)
             await self._emit(work, result, claim.attempt)
             log.info("mail.sent", extra=_ids(work, claim, group))
+        elif reply.command in ("connect", "ehlo"):
+            # The relay refused the session, not this recipient: an operations problem
+            # (our relay, its TLS or AUTH), never the patron's. The mail waits for it.
+            if reply.code != DROPPED:
+                log.error(
+                    "mail.relay_refused",
+                    extra={
+                        "smtp_code": reply.code,
+                        "smtp_command": reply.command,
+                        "mail_id": work.mail_id,
+                        "carrier_group": group,
+                    },
+                )
+            await self._defer(work, claim, reply, group)
         elif verdict(reply.code) == "permanent":
             result = Result(
                 "failed", reply.code, reply.text, "smtp_permanent", smtp_command=reply.command
@@ -154,10 +185,76 @@ class Sender:
         else:
             await self._defer(work, claim, reply, group)
 
+    async def _keep_claim(self, work: MailWork, claim: Claim, delivery: Delivery) -> None:
+        """Renew a claim that aged while waiting for the slots (no round trip otherwise)."""
+        now = self._clock.now()
+        if not needs_refresh(claim.record, now, self._ledger.lease):
+            return
+        if not await self._ledger.refresh(claim, now):
+            # Another replica took the mail over: it sends it, this one must not.
+            raise Retry("claim taken over while waiting for a slot", delay=0.5)
+        await delivery.in_progress()
+        log.info("mail.claim_renewed", extra={"mail_id": work.mail_id, "attempt": claim.attempt})
+
+    async def _send_and_record(
+        self, work: MailWork, claim: Claim, sender: str, address: str, data: bytes
+    ) -> Reply:
+        # The transaction ends within half the lease: the claim is at most a quarter of
+        # the lease old here (``_keep_claim``), so a quarter is left for the ``sent`` write.
+        within = self._ledger.lease / 2
+        reply = await self._pool.transmit(sender, address, data, within=within)
+        if reply.accepted:
+            # The window between the server's 250 and this write is the only place a
+            # kill -9 can cause a second copy: keep it free of any other await.
+            await self._record_sent(work, claim, reply)
+        return reply
+
+    async def _record_sent(self, work: MailWork, claim: Claim, reply: Reply) -> None:
+        """Write ``sent``, retrying broker errors until the claim's lease ends.
+
+        The same record (same ``updated_at``) is written each time: when an attempt had
+        landed but its answer was lost, the next one meets a revision conflict and the
+        ledger's fallback ``put`` writes that same record again.
+        """
+        now = self._clock.now()
+        deadline = sent_write_deadline(claim.record, self._ledger.lease)
+        pause = _SENT_RETRY_FIRST
+        while True:
+            try:
+                await self._ledger.finish(
+                    claim, "sent", now, code=reply.code, text=reply.text, command=reply.command
+                )
+                return
+            except _BROKER_ERRORS as exc:
+                extra = {"mail_id": work.mail_id, "error": type(exc).__name__}
+                if self._clock.now() >= deadline:
+                    self._unrecorded[work.mail_id] = _Accepted(claim, reply, now)
+                    log.error("mail.sent_unrecorded", extra=extra)
+                    raise
+                log.warning("mail.sent_write_retry", extra=extra)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _SENT_RETRY_MAX)
+
+    async def _record_late(self, work: MailWork, accepted: _Accepted) -> None:
+        """A redelivered mail this process saw accepted: record ``sent``, never resend."""
+        reply = accepted.reply
+        await self._ledger.finish(
+            accepted.claim,
+            "sent",
+            accepted.at,
+            code=reply.code,
+            text=reply.text,
+            command=reply.command,
+        )
+        del self._unrecorded[work.mail_id]
+        result = Result("sent", reply.code, reply.text, smtp_command=reply.command)
+        await self._emit(work, result, accepted.claim.attempt)
+        log.info("mail.sent", extra=_ids(work, accepted.claim, carrier_group(work.recipient)))
+
     async def _defer(self, work: MailWork, claim: Claim, reply: Reply, group: CarrierGroup) -> None:
         now = self._clock.now()
         code = reply.code or None
-        cause = "smtp_transient" if code else "connection_lost"
+        cause = _transient_cause(reply)
         when = self._cfg.schedule.next_attempt(claim.attempt, now, work.expires_at)
         if when is None:
             result = Result(
@@ -241,6 +338,47 @@ class Sender:
             if not (isinstance(e, LoanOverdue) and await self._is_returned(e.loan_id))
         ]
         return work if len(kept) == len(work.events) else replace_events(work, kept)
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """The relay's 250 for a mail whose ``sent`` write has not landed yet."""
+
+    claim: Claim
+    reply: Reply
+    at: datetime
+
+
+def _transient_cause(reply: Reply) -> str:
+    if not reply.code:
+        return "connection_lost"
+    if reply.command in ("connect", "ehlo"):
+        return "relay_refused"
+    return "smtp_transient"
+
+
+async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    Used for the SMTP transaction and its ``sent`` write: a cancellation (SIGTERM past the
+    shutdown grace) can then not land between the relay's 250 and the ledger write, nor
+    cut a transaction whose end the ledger would not know. Both are bounded (the
+    transaction by half the lease, the write by the rest of it).
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller's cancellation wins
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def replace_events(work: MailWork, events: list[SourceEvent]) -> MailWork:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -67,6 +68,14 @@ class _Conn:
     idle_since: float = 0.0
 
 
+@dataclass(slots=True)
+class _Progress:
+    """How far one transaction got (for an answer when the overall bound cuts it)."""
+
+    phase: SmtpCommand = "connect"
+    client: aiosmtplib.SMTP | None = None
+
+
 def path(address: str) -> bytes:
     """``<address>`` as an SMTP path (ASCII, no control characters: checked upstream)."""
     return b"<" + address.encode("ascii") + b">"
@@ -80,7 +89,7 @@ class SmtpPool:
         self._slots = asyncio.Semaphore(config.pool_size)
         self._idle: list[_Conn] = []
 
-    async def _open(self) -> _Conn | Reply:
+    async def _open(self, progress: _Progress) -> _Conn | Reply:
         """A new connection, greeted and EHLO'd; or the reply that refused it."""
         cfg = self._config
         client = aiosmtplib.SMTP(
@@ -93,10 +102,12 @@ class SmtpPool:
             start_tls=cfg.tls == "starttls",
             local_hostname=cfg.helo_name,
         )
+        progress.client = client
         phase: SmtpCommand = "connect"
+        progress.phase = phase
         try:
             await client.connect()  # greeting (+ EHLO, STARTTLS, AUTH when configured)
-            phase = "ehlo"
+            phase = progress.phase = "ehlo"
             if client.is_ehlo_or_helo_needed:
                 await _ehlo_or_helo(client)
         except SMTPHeloError as exc:
@@ -112,35 +123,62 @@ class SmtpPool:
 
     async def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         """One SMTP transaction; the returned reply is the server's final answer."""
+        async with self.slot():
+            return await self.transmit(sender, recipient, data)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``pool_size`` connection slots (``transmit`` needs one)."""
         async with self._slots:
-            conn = self._take_idle()
-            reused = conn is not None
-            if conn is None:
-                opened = await self._open()
-                if isinstance(opened, Reply):
-                    return opened
-                conn = opened
-            reply = await self._transaction(conn.client, sender, recipient, data)
-            if reused and _went_stale(reply):
-                # The relay closed the idle session before our MAIL: nothing of this
-                # mail was accepted, so it goes again at once on a fresh connection.
-                self._discard(conn)
-                opened = await self._open()
-                if isinstance(opened, Reply):
-                    return opened
-                conn = opened
-                reply = await self._transaction(conn.client, sender, recipient, data)
-            if not reply.accepted:
-                self._discard(conn)
-                return reply
-            # Accepted. Nothing here awaits: the caller records the send next.
-            conn.sent += 1
-            if conn.sent < self._config.max_messages and conn.client.is_connected:
-                conn.idle_since = time.monotonic()
-                self._idle.append(conn)
-            else:
-                self._discard(conn)
+            yield
+
+    async def transmit(
+        self, sender: str, recipient: str, data: bytes, *, within: float | None = None
+    ) -> Reply:
+        """``send`` inside a slot the caller holds; the whole exchange (connect, EHLO,
+        STARTTLS, AUTH, MAIL, RCPT, DATA and a stale-session retry) ends within ``within``
+        seconds: cut there, it is a dropped connection in the phase it had reached."""
+        progress = _Progress()
+        try:
+            async with asyncio.timeout(within):
+                return await self._exchange(progress, sender, recipient, data)
+        except TimeoutError:
+            if progress.client is not None:
+                progress.client.close()
+            return Reply(DROPPED, f"transaction exceeded {within:g} s", progress.phase)
+
+    async def _exchange(
+        self, progress: _Progress, sender: str, recipient: str, data: bytes
+    ) -> Reply:
+        conn = self._take_idle()
+        reused = conn is not None
+        if conn is None:
+            opened = await self._open(progress)
+            if isinstance(opened, Reply):
+                return opened
+            conn = opened
+        progress.client = conn.client
+        reply = await self._transaction(conn.client, sender, recipient, data, progress)
+        if reused and _went_stale(reply):
+            # The relay closed the idle session before our MAIL: nothing of this
+            # mail was accepted, so it goes again at once on a fresh connection.
+            self._discard(conn)
+            opened = await self._open(progress)
+            if isinstance(opened, Reply):
+                return opened
+            conn = opened
+            reply = await self._transaction(conn.client, sender, recipient, data, progress)
+        if not reply.accepted:
+            self._discard(conn)
             return reply
+        # Accepted. Nothing here awaits: the caller records the send next.
+        conn.sent += 1
+        if conn.sent < self._config.max_messages and conn.client.is_connected:
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            self._discard(conn)
+        return reply
 
     def _take_idle(self) -> _Conn | None:
         """The most recently used idle connection still worth trying (others are closed)."""
@@ -154,19 +192,25 @@ class SmtpPool:
 
     @staticmethod
     async def _transaction(
-        client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes
+        client: aiosmtplib.SMTP,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        progress: _Progress | None = None,
     ) -> Reply:
+        progress = progress or _Progress()
         phase: SmtpCommand = "mail"
+        progress.phase = phase
         try:
             options = [b"SIZE=%d" % len(data)] if client.supports_extension("size") else []
             answer = await client.execute_command(b"MAIL", b"FROM:" + path(sender), *options)
             if answer.code not in _MAIL_OK:
                 return Reply(answer.code, answer.message, phase)
-            phase = "rcpt"
+            phase = progress.phase = "rcpt"
             answer = await client.execute_command(b"RCPT", b"TO:" + path(recipient))
             if answer.code not in _RCPT_OK:
                 return Reply(answer.code, answer.message, phase)
-            phase = "data"
+            phase = progress.phase = "data"
             answer = await client.data(data)  # SMTPDataError unless 354 then 250
         except SMTPResponseException as exc:
             return Reply(exc.code, exc.message, phase)

@@ -43,6 +43,24 @@ class Later:
 
 Decision = Take | Done | Later
 
+#: A claim older than this share of the lease is renewed before SMTP (see ``needs_refresh``).
+REFRESH_SHARE = 0.25
+
+
+def needs_refresh(record: MailRecord, now: datetime, lease: float) -> bool:
+    """Has the claim aged enough (waiting for a gate or pool slot) to renew it first?
+
+    A claim renewed at most ``lease/4`` before the SMTP transaction leaves the transaction
+    (bounded by ``lease/2``) and the ``sent`` write at least ``lease/4`` before any other
+    sender may take the mail over.
+    """
+    return now - record.updated_at > timedelta(seconds=lease * REFRESH_SHARE)
+
+
+def sent_write_deadline(record: MailRecord, lease: float) -> datetime:
+    """Until when the ``sent`` write is retried: the claim's own lease."""
+    return record.updated_at + timedelta(seconds=lease)
+
 
 def new_record(work: MailWork, domain: str, now: datetime) -> MailRecord:
     return MailRecord(

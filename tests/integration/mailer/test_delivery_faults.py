@@ -1,0 +1,235 @@
+"""Delivery faults that must neither blame the patron nor send a mail twice.
+
+- A relay refusing the *session* (greeting, EHLO) says nothing about the recipient: the
+  mail is deferred (``cause=relay_refused``), never ``failed``.
+- The ``sent`` write after the relay's 250 failing (broker timeout) is retried, not turned
+  into a redelivery that resends after the lease.
+- ``Ledger.abandon`` losing its compare-and-set still lets the caller dead-letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+
+from services.mailer.delivery import ledger as ledger_mod
+from services.mailer.delivery.ledger import Claim, Ledger
+from services.mailer.plan.claims import new_record
+from services.mailer.plan.timing import RetrySchedule
+from services.mailer.plan.work import prompt_work
+from shared.contracts.ils import HoldCancelled
+from shared.mailrecord import MailRecord
+from tests.integration.mailer.conftest import Mailer, MailerFactory
+
+DOMAIN = "plib.pref.aomori.lg.jp"
+ADDRESS = "p1@docomo.ne.jp"
+SENDER_LOG = "services.mailer.delivery.sender"
+
+
+def cancelled_hold() -> HoldCancelled:
+    return HoldCancelled(
+        occurred_at=datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
+        patron_id="P1",
+        email=ADDRESS,
+        hold_id="H-1",
+        title="本",
+    )
+
+
+async def ledger_records(mailer: Mailer) -> list[MailRecord]:
+    kv = await mailer.js.key_value("mail_ledger")
+    records = []
+    for key in await kv.keys():
+        entry = await kv.get(key)
+        assert entry.value is not None
+        records.append(MailRecord.model_validate_json(entry.value))
+    return records
+
+
+# -- the relay refuses the session ------------------------------------------------------
+
+
+Session = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+
+
+async def refuse_greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"554 5.3.2 Service currently unavailable\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def refuse_ehlo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"220 relay ESMTP\r\n")
+    await writer.drain()
+    while line := await reader.readline():
+        if line.upper().startswith(b"QUIT"):
+            break
+        writer.write(b"554 5.7.1 Client host rejected: not authorised\r\n")
+        await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def relay_port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
+    session: Session = request.param
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("relay_port", "command"),
+    [(refuse_greeting, "connect"), (refuse_ehlo, "ehlo")],
+    indirect=["relay_port"],
+)
+async def test_a_relay_refusing_the_session_defers_the_mail(
+    mailer_factory: MailerFactory,
+    relay_port: int,
+    command: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger=SENDER_LOG)
+    mailer = mailer_factory()
+    mailer.settings = mailer.settings.model_copy(update={"smtp_port": relay_port})
+    await mailer.start()
+    await mailer.publish(cancelled_hold())
+    await mailer.wait_outcomes(1, "deferred")
+    first = (await mailer.outcomes())[0]
+    assert (first.outcome, first.cause) == ("deferred", "relay_refused")
+    assert (first.smtp_code, first.smtp_command) == (554, command)
+    assert first.next_attempt_at is not None
+    assert await mailer.outcomes("failed") == []
+    refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
+    assert refused and refused[0].levelno == logging.ERROR
+    assert all("@" not in str(value) for value in vars(refused[0]).values())
+
+
+# -- the ``sent`` write fails after the relay's 250 -------------------------------------
+
+
+Finish = Callable[..., Any]
+
+
+def patch_finish(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Finish], Finish]) -> None:
+    monkeypatch.setattr(ledger_mod.Ledger, "finish", wrap(ledger_mod.Ledger.finish))
+
+
+async def assert_sent_once(mailer: Mailer) -> None:
+    await mailer.wait_outcomes(1, "sent")
+    await mailer.wait_idle("mailer-send")
+    assert mailer.smtp.count() == 1
+    assert len(await mailer.outcomes("sent")) == 1
+    (record,) = await ledger_records(mailer)
+    assert (record.state, record.attempts) == ("sent", 1)
+
+
+async def test_a_sent_write_timing_out_is_retried_not_resent(
+    mailer_factory: MailerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures: list[str] = []
+
+    def wrap(real: Finish) -> Finish:
+        async def flaky(self: Ledger, claim: Claim, state: str, now: datetime, **kw: Any) -> Any:
+            if state == "sent" and not failures:
+                failures.append(state)
+                raise NatsTimeoutError  # the KV write after the 250 times out (a NATS blip)
+            return await real(self, claim, state, now, **kw)
+
+        return flaky
+
+    patch_finish(monkeypatch, wrap)
+    mailer = mailer_factory(claim_lease=4.0)
+    await mailer.start()
+    await mailer.publish(cancelled_hold())
+    await assert_sent_once(mailer)
+    assert failures == ["sent"]
+
+
+async def test_a_sent_write_whose_answer_was_lost_is_written_again_once(
+    mailer_factory: MailerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write landed but its ack was lost: the retry's CAS conflicts, ``put`` rewrites."""
+    lost: list[int] = []
+
+    def wrap(real: Finish) -> Finish:
+        async def ack_lost(self: Ledger, claim: Claim, state: str, now: datetime, **kw: Any) -> Any:
+            record = await real(self, claim, state, now, **kw)
+            if state == "sent" and not lost:
+                lost.append(claim.revision)
+                raise NatsTimeoutError
+            return record
+
+        return ack_lost
+
+    patch_finish(monkeypatch, wrap)
+    mailer = mailer_factory(claim_lease=4.0)
+    await mailer.start()
+    await mailer.publish(cancelled_hold())
+    await assert_sent_once(mailer)
+    assert len(lost) == 1
+
+
+async def test_a_sent_write_failing_past_the_lease_is_recorded_on_redelivery(
+    mailer_factory: MailerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker stays away until the claim's lease ends: the handler gives up (the work
+    item is redelivered) and the redelivery records ``sent`` without sending again."""
+    gave_up = asyncio.Event()
+
+    class GiveUpSeen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "mail.sent_unrecorded":
+                gave_up.set()
+
+    watcher = GiveUpSeen(level=logging.ERROR)
+    logger = logging.getLogger(SENDER_LOG)
+    logger.addHandler(watcher)
+    attempts: list[str] = []
+
+    def wrap(real: Finish) -> Finish:
+        async def down(self: Ledger, claim: Claim, state: str, now: datetime, **kw: Any) -> Any:
+            if state == "sent" and not gave_up.is_set():
+                attempts.append(state)
+                raise NatsTimeoutError
+            return await real(self, claim, state, now, **kw)
+
+        return down
+
+    patch_finish(monkeypatch, wrap)
+    try:
+        mailer = mailer_factory(claim_lease=2.0)
+        await mailer.start()
+        await mailer.publish(cancelled_hold())
+        await asyncio.wait_for(gave_up.wait(), 30)
+        await assert_sent_once(mailer)
+    finally:
+        logger.removeHandler(watcher)
+    assert len(attempts) > 1  # retried before giving up
+
+
+# -- a compose error drops the claim even when the CAS delete conflicts -----------------
+
+
+async def test_abandon_losing_its_compare_and_set_does_not_raise(js: JetStreamContext) -> None:
+    kv = await js.key_value("mail_ledger")
+    ledger = Ledger(kv, lease=120.0, schedule=RetrySchedule(), domain=DOMAIN)
+    now = datetime(2026, 12, 5, 0, 0, tzinfo=UTC)
+    work = prompt_work(cancelled_hold(), recipient=ADDRESS, now=now)
+    claim = await ledger.claim(work, now)
+    assert isinstance(claim, Claim)
+    stale = Claim(claim.record, claim.revision)
+    # Another sender took the mail over meanwhile (its own write moves the revision on).
+    taken = new_record(work, DOMAIN, now).model_copy(update={"attempts": 2})
+    await kv.update(work.mail_id, taken.model_dump_json().encode(), last=claim.revision)
+
+    await ledger.abandon(stale)  # nats-py raises a plain APIError here: mapped
+
+    current, _ = await ledger.read(work.mail_id)
+    assert current is not None and current.attempts == 2  # the other sender's claim stays
