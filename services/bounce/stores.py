@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import APIError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,14 +64,8 @@ class Bucket(Generic[M]):
         self.name = name
 
     async def get(self, key: str) -> tuple[M | None, int]:
-        """The value and its revision (``None, 0`` when absent or deleted)."""
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None, 0
-        if not entry.value:
-            return None, entry.revision or 0
-        return self._model.model_validate_json(entry.value), entry.revision or 0
+        """The value and its revision (``None, 0`` when absent)."""
+        return await kvscan.get_model(self._kv, key, self._model)
 
     async def put(self, key: str, value: M) -> None:
         await self._kv.put(key, value.model_dump_json().encode())

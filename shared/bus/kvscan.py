@@ -1,4 +1,5 @@
-"""A complete snapshot of a KV bucket's live keys (optionally their values).
+"""Reading KV buckets: a complete snapshot of the live keys (optionally their values),
+and one key as a model.
 
 nats-py's ``KeyValue.keys()`` / ``watch()`` decide "no more initial values" from a race:
 a push consumer's ``num_pending`` may already be 0 (the server has sent everything) while
@@ -13,16 +14,20 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel
 
 #: Messages asked for per fetch.
 FETCH_BATCH = 512
 #: Seconds a fetch may wait for messages the server said are there.
 FETCH_TIMEOUT = 10.0
 _DELETED = {"DEL", "PURGE"}
+M = TypeVar("M", bound=BaseModel)
 
 
 class ScanError(RuntimeError):
@@ -90,3 +95,15 @@ async def _read(
 
 async def keys(js: JetStreamContext, bucket: str, pattern: str = ">") -> list[str]:
     return [item.key for item in await scan(js, bucket, pattern, values=False)]
+
+
+async def get_model(kv: KeyValue, key: str, model: type[M]) -> tuple[M | None, int]:
+    """One key's value as ``model`` and its revision (``None, 0`` when absent; a deleted
+    key gives ``None`` and the revision of its delete marker, for a compare-and-set)."""
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None, 0
+    if not entry.value:
+        return None, entry.revision or 0
+    return model.model_validate_json(entry.value), entry.revision or 0

@@ -81,13 +81,8 @@ class PendingStore:
         )
 
     async def read(self, key: str) -> Stored | None:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        if not entry.value:
-            return None
-        return Stored(key, PendingEntry.model_validate_json(entry.value), entry.revision or 0)
+        entry, revision = await kvscan.get_model(self._kv, key, PendingEntry)
+        return None if entry is None else Stored(key, entry, revision)
 
     async def scan(self, pattern: str) -> list[Stored]:
         """Every live entry whose key matches ``pattern`` (a NATS wildcard)."""
@@ -225,13 +220,7 @@ class PendingStore:
         return {change.patron_id: change for change in changes}
 
     async def _read_change(self, key: str) -> tuple[PatronEmailChanged | None, int]:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None, 0
-        if not entry.value:
-            return None, entry.revision or 0
-        return PatronEmailChanged.model_validate_json(entry.value), entry.revision or 0
+        return await kvscan.get_model(self._kv, key, PatronEmailChanged)
 
     async def put_marker(self, key: str, data: bytes) -> None:
         await self._kv.put(key, data)
