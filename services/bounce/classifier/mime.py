@@ -176,8 +176,8 @@ def _delivery_status(msg: Message, body: str, cls: type[Message]) -> Message | N
             i += 1
         block = "".join(lines[start:i])
         sub = _fast_head(block if block.endswith("\n") or not block else block + "\n", cls)
-        if sub is None:
-            return None
+        if sub is None or sub.get_content_maintype() in ("message", "multipart"):
+            return None  # a block typed as a container: the stdlib parses it recursively
         sub.set_payload("")
         blocks.append(sub)
         i += 1  # the blank line ending the block

@@ -79,6 +79,8 @@ EDGE_CASES = [
     " 5.1.1\n\n--o\nContent-Type: message/rfc822\n\nSubject: s\n\nbody\n--o--\n",
     'Content-Type: multipart/report; boundary="o"\n\n--o\nContent-Type: message/'
     "feedback-report\n\nFeedback-Type: abuse\n\n\n--o--\n",
+    # a DSN block itself typed as a container (found by the hypothesis test below)
+    "Content-Type: message/delivery-status\n\nContent-Type: message/delivery-status",
 ]
 
 
