@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DAY = 24 * 3600.0
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,11 @@ STREAMS: tuple[StreamSpec, ...] = (
     ),
     StreamSpec(
         "DEADLETTER",
-        ("deadletter.>",),
+        # The consume loop dead-letters at its own max_deliver; the server's limit (two
+        # more) only bites when the last deliveries got no outcome at all (a crash loop).
+        # The server then stops silently, so its advisory (stream, consumer, stream_seq of
+        # the message, which stays in its stream) is kept here for ops to see and replay.
+        ("deadletter.>", MAX_DELIVERIES_ADVISORY),
         max_age=90 * DAY,
         duplicate_window=2 * DAY,
         description="Messages that could not be handled, with the reason.",

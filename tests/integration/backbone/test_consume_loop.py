@@ -13,6 +13,7 @@ from typing import Any
 import nats
 import pytest
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from shared.bus.consume import Consumer, ConsumerSpec, Delivery, Reject, Retry
 from shared.bus.provision import provision
@@ -192,3 +193,33 @@ async def test_a_nats_restart_while_a_handler_finishes_loses_nothing_and_kills_n
     finally:
         await nc.close()
         server.stop()
+
+
+async def test_a_message_the_server_stops_redelivering_is_kept_in_the_dead_letter_stream(
+    js: JetStreamContext,
+) -> None:
+    # A consumer whose deliveries never get an outcome (as in a crash loop) reaches the
+    # server's max_deliver: the server stops silently, but its advisory is kept.
+    await publish(js, _returned("L-crashloop"))
+    await js.add_consumer(
+        "ILS",
+        ConsumerConfig(
+            durable_name="crash-loop",
+            filter_subject="ils.loan.returned",
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=1.0,
+            max_deliver=1,
+        ),
+    )
+    sub = await js.pull_subscribe_bind("crash-loop", stream="ILS")
+    [msg] = await sub.fetch(1, timeout=5)  # delivered once, never acked
+
+    async def advised() -> bool:
+        return bool(await stream_messages(js, "DEADLETTER", "$JS.EVENT.ADVISORY.>"))
+
+    await wait_for(advised, timeout=20)
+    [advisory] = await stream_messages(js, "DEADLETTER", "$JS.EVENT.ADVISORY.>")
+    body = json.loads(advisory.data)  # type: ignore[attr-defined]
+    assert (body["stream"], body["consumer"]) == ("ILS", "crash-loop")
+    assert body["stream_seq"] == msg.metadata.sequence.stream
+    await sub.unsubscribe()
