@@ -24,13 +24,15 @@ _BOUNCE_SUBJECT = re.compile(
     r"|has failed)|failure notice|mail delivery failed|could not be delivered|non.?delivery"
     r"|nicht zustellbar|unzustellbar|error|fail|bounce|rejected|not delivered|notification"
     r"|warning|delayed|mail system|problem|unable to deliver|non remis|retour|returned"
-    r"|エラー|不達|配信|送信できません"
+    r"|エラー|不達|配信|配送|送信できません|失敗|退信|失败|发送|실패|전송되지|не доставлено"
 )
 _BOUNCE_TEXT = re.compile(
     r"(?i)could not be delivered|undeliverable|delivery (?:has )?failed"
     r"|permanent(?:ly)? (?:fatal )?error|not be delivered|user unknown|unknown user"
     r"|no such user|delivery to the following"
     r"|error:|message could not|rejected|does not exist|returned|failed"
+    r"|(?:配送|配信|送信)(?:でき|に失敗|されませんでした)|届きませんでした|退信|未能送达|发送失败"
+    r"|전송되지 않|전송 실패|не может быть доставлено"
 )
 _AUTO_SUBJECT = re.compile(
     r"(?i)auto(?:matic)?[ -]?(?:reply|response|respons|antwort)|out of (?:the )?office|vacation"

@@ -129,7 +129,7 @@ def addresses(text: str) -> list[str]:
     """Distinct addresses in ``text``, in order of appearance, lower-cased."""
     seen: dict[str, None] = {}
     for m in ADDRESS.finditer(text):
-        addr = m.group(1).strip(".").lower()
+        addr = m.group(1).strip(".'").lower()  # 'addr' quoting is not part of it
         if addr.startswith("rfc822;"):
             addr = addr[7:]
         seen.setdefault(addr, None)

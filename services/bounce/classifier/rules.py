@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.bounce.classifier import phrases as ph
 from services.bounce.classifier.model import Category
 from services.bounce.classifier.rxtools import alternation
 
@@ -33,10 +34,16 @@ class Rule:
     category: Category
     pattern: re.Pattern[str]
     why: str = ""
+    foreign: re.Pattern[str] | None = None
+    """Non-English phrases (``phrases.py``), tried only on text that is not pure ASCII."""
 
     def matches(self, text: str) -> bool:
         """``text`` must already be lower-cased."""
-        return bool(text) and self.pattern.search(text) is not None
+        if not text:
+            return False
+        if self.pattern.search(text) is not None:
+            return True
+        return self.foreign is not None and not text.isascii() and bool(self.foreign.search(text))
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -60,10 +67,11 @@ MAILBOX_FULL = Rule(
         r"mailbox would exceed|space has been used up|recipient reached disk quota",
         r"mail file size exceeds|user(?:'s)? (?:is )?over (?:the )?quota|as their mailbox is full",
         r"account is (?:temporarily )?over quota|exceeding receiving limits",
+        r"over (?:its|the|their) storage limit|account storage limit",
         r"mailbox exceeds allowed size",
-        r"受信ボックスが一杯|メールボックスが一杯|容量(?:を)?(?:超|オーバー)",
     ),
     "RFC 3463 X.2.2 mailbox full; cause 3",
+    foreign=_rx(*ph.MAILBOX_FULL),
 )
 
 MESG_TOO_BIG = Rule(
@@ -75,6 +83,7 @@ MESG_TOO_BIG = Rule(
         r"taille limite du message",
     ),
     "RFC 3463 X.3.4 / X.2.3 message too big: our template or attachment",
+    foreign=_rx(*ph.MESG_TOO_BIG),
 )
 
 SUSPEND = Rule(
@@ -92,6 +101,7 @@ SUSPEND = Rule(
         r"the user\(s\) account is disabled",
     ),
     "account disabled/suspended: the patron must give a working address",
+    foreign=_rx(*ph.SUSPEND),
 )
 
 HAS_MOVED = Rule(
@@ -126,6 +136,7 @@ AUTH_FAILURE = Rule(
         r"5\.7\.(?:23|25|26|27|509|515)",
     ),
     "SPF/DKIM/DMARC refused (RFC 7372 X.7.23-27): the receiver rejects our domain",
+    foreign=_rx(*ph.AUTH_FAILURE),
 )
 
 USER_UNKNOWN = Rule(
@@ -154,6 +165,7 @@ USER_UNKNOWN = Rule(
         r"there is no one at this address|not listed in|badrcptto|validrcptto",
     ),
     "RFC 3463 X.1.1 bad destination mailbox: cause 1 (wrong or old address)",
+    foreign=_rx(*ph.USER_UNKNOWN),
 )
 
 FILTERED = Rule(
@@ -166,9 +178,10 @@ FILTERED = Rule(
         r"restricted sms|is not accepting (?:any )?mail|notauthorized",
         r"not authorized to (?:send|receive)",
         r"sender(?:'s)? (?:address )?(?:is )?not (?:on|in) .{0,40}(?:list|allowed)",
-        r"filtered|filter(?:ing)? (?:rule|setting)|受信拒否|指定受信",
+        r"filtered|filter(?:ing)? (?:rule|setting)",
     ),
     "recipient-side filter refused our domain: cause 2 (e.g. carrier reception setting)",
+    foreign=_rx(*ph.FILTERED),
 )
 
 REQUIRE_PTR = Rule(
@@ -242,6 +255,7 @@ HOST_UNKNOWN = Rule(
         r"non-?existent (?:host|domain)",
     ),
     "RFC 3463 X.1.2 / X.4.4 destination domain unknown: cause 1 (typo in the domain)",
+    foreign=_rx(*ph.HOST_UNKNOWN),
 )
 
 SPAM = Rule(
@@ -253,6 +267,7 @@ SPAM = Rule(
         r"probable|high probability|message filtered|looks like spam|suspicious",
     ),
     why="receiver spam filter refused the message: cause 2 from the patron's view",
+    foreign=_rx(*ph.SPAM),
 )
 
 GREYLISTED = Rule(
@@ -316,6 +331,7 @@ UNAMBIGUOUS_UNKNOWN = Rule(
         r"mail\.local: unknown user",
     ),
     "the reply itself says the mailbox or domain does not exist, whatever the SMTP phase",
+    foreign=_rx(*ph.USER_UNKNOWN),
 )
 
 EXPLICIT: tuple[Rule, ...] = (

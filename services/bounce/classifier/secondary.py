@@ -5,6 +5,7 @@ Tried only when no rule in ``rules.EXPLICIT`` fired for a recipient.
 
 from __future__ import annotations
 
+from services.bounce.classifier import phrases as ph
 from services.bounce.classifier.rules import BAD, OURS, REJ, TMP, UNK, Rule, _rx
 
 MAIL_LOOP = Rule(
@@ -49,6 +50,7 @@ SYSTEM_ERROR = Rule(
         r"duplicated message-id|detected a loop condition|loop back warning",
     ),
     "remote system trouble: retry",
+    foreign=_rx(*ph.SYSTEM_ERROR),
 )
 
 NETWORK_ERROR = Rule(
@@ -95,6 +97,7 @@ EXPIRED = Rule(
         r"did not accept our requests to connect|message expired|could not find a gateway for",
     ),
     "RFC 3463 X.4.7 delivery time expired: retry / count as soft",
+    foreign=_rx(*ph.EXPIRED),
 )
 
 STARTTLS = Rule(

@@ -19,6 +19,8 @@ MESSAGELABS = "messagelabs"
 ZOHO = "zoho"
 AOL = "aol"
 POWERMTA = "powermta"
+TENCENT_QQ = "tencent-qq"
+GODADDY = "godaddy"
 
 _IMAIL_MAILER = re.compile(r"(?i)^\s*<(?:smtp32|imail) v")
 _VERIZON_FROM = re.compile(r"(?i)@(?:[\w-]+\.)*(?:vtext\.com|vzwpix\.com)\b")
@@ -72,6 +74,26 @@ TABLES: dict[str, _Table] = {
         ("userunknown", r"user does not exist"),
         ("virusdetected", r"detected by zoho mail"),
     ),
+    # Tencent QQ Mail (mx*.qq.com): its help-page replies, whatever the SMTP phase.
+    TENCENT_QQ: _t(
+        ("userunknown", r"mailbox not found"),
+        ("filtered", r"mail is rejected by recipients"),
+        ("spamdetected", r"mail content denied|spam is embedded in the email|suspected spam"),
+        ("blocked", r"(?:dmarc|spf) check failed|suspected spam ip"),
+        ("mesgtoobig", r"message too large"),
+        ("toomanyconn", r"(?:connection|domain|ip|sender) frequency limited|connection denied"),
+    ),
+    # GoDaddy (secureserver.net): IB codes and fixed account texts.
+    GODADDY: _t(
+        ("blocked", r"\bib10[3-68]\b|\bib11[0-3]\b|554 rbl reject"),
+        ("spamdetected", r"\bib212\b"),
+        ("toomanyconn", r"\bib(?:007|504|510|607)\b"),
+        ("rejected", r"\bib50[1268]\b"),
+        ("virusdetected", r"\bib705\b"),
+        ("suspend", r"account disabled"),
+        ("mailboxfull", r"account storage limit"),
+        ("userunknown", r"account does not exist|550 recipient not found"),
+    ),
     # AOL's outbound relays report DNS trouble with fixed texts.
     AOL: _t(
         ("hostunknown", r"host or domain name not found"),
@@ -95,6 +117,8 @@ categories not listed (``other``, ``unknown``...) fall through to the rules."""
 
 _HOSTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (ZOHO, ("zoho.com", "zohomail.com")),
+    (TENCENT_QQ, ("qq.com", "foxmail.com")),
+    (GODADDY, (".secureserver.net",)),
     (AOL, (".mx.aol.com", ".mail.aol.com")),
     (MESSAGELABS, (".messagelabs.com",)),
 )

@@ -89,6 +89,25 @@ def trim_returned(data: bytes) -> bytes:
     return data[: inner_headers_end + 2 + _KEEP_OF_RETURNED_BODY]
 
 
+_JIS_ESCAPE = b"\x1b$B"
+_KANA = re.compile("[\u3041-\u30ff]")
+
+
+def _undeclared_japanese(data: bytes) -> str:
+    """Japanese text sent without (or with a wrong) charset: ISO-2022-JP by its escape
+    sequence, else Shift_JIS / EUC-JP when the whole text decodes and holds kana (Latin-1
+    text almost never decodes to kana: their lead bytes are C1 controls there). "" if not."""
+    codecs_tried = ("iso2022_jp_ext",) if _JIS_ESCAPE in data else ("cp932", "euc_jp")
+    for codec in codecs_tried:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if _KANA.search(text):
+            return text
+    return ""
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Decode with the declared charset when Python knows it, else UTF-8, never raising."""
     name = (charset or "").strip().strip('"').lower()
@@ -100,9 +119,10 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         name = "utf-8"
     if name == "utf-8":
         try:
-            return data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return data.decode("latin-1")
+            return _undeclared_japanese(data) or data.decode("latin-1")
+        return (_undeclared_japanese(data) or text) if _JIS_ESCAPE in data else text
     if name.startswith("iso-2022-jp"):
         name = "iso2022_jp_ext"
     return data.decode(name, errors="replace")
@@ -168,13 +188,29 @@ def part_text(part: Message) -> str:
     return text
 
 
+def _field_text(value: object) -> str:
+    """A DSN field value as text: RFC 6533 ``message/global-delivery-status`` fields may be
+    UTF-8 (a Japanese Diagnostic-Code); the parser keeps such bytes as surrogates."""
+    text = str(value)
+    if text.isascii():
+        return text.strip()
+    try:
+        data = text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.strip()
+    return decode_bytes(data, "utf-8").strip()
+
+
 def _dsn_blocks(part: Message) -> list[DsnFields]:
     payload = part.get_payload()
     if isinstance(payload, list):
         blocks: list[DsnFields] = []
         for sub in payload:
             if isinstance(sub, Message):
-                blocks.append({k.lower(): str(v).strip() for k, v in sub.items()})
+                blocks.append({k.lower(): _field_text(v) for k, v in sub.raw_items()})
+                rest = sub.get_payload(decode=True)  # message/global-delivery-status:
+                if isinstance(rest, bytes) and rest.strip():  # the stdlib reads one message
+                    blocks.extend(parse_fields(decode_bytes(rest, "utf-8")))
         if blocks:
             return blocks
     return parse_fields(part_text(part))

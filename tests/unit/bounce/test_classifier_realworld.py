@@ -1,4 +1,5 @@
-"""Synthetic-but-realistic bounces of the common MTAs and providers (see realworld_*.py):
+"""Synthetic-but-realistic bounces of the common MTAs, providers, Japanese ISPs and
+carriers, ESPs and gateways (see realworld_*.py):
 the rules must read each one as its wording and status mean, without per-sample rules."""
 
 from __future__ import annotations
@@ -6,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from services.bounce.classifier import Category, classify
-from tests.unit.bounce import realworld_dsn, realworld_text
+from tests.unit.bounce import realworld_dsn, realworld_intl, realworld_jp, realworld_text
 
-CASES = realworld_dsn.ALL + realworld_text.ALL
+CASES = realworld_dsn.ALL + realworld_text.ALL + realworld_jp.ALL + realworld_intl.ALL
 
 
 def test_case_ids_are_unique() -> None:
