@@ -66,6 +66,8 @@ class Reject(Exception):
 
 #: Seconds to pause after a refused pull before pulling again.
 FETCH_PAUSE = 1.0
+#: Refused pulls in a row after which the durable consumer is declared again.
+RESUBSCRIBE_AFTER = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +157,9 @@ class Consumer(Generic[E]):
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull and handle until ``stop`` is set; the batch in hand is always finished."""
-        await self._js.add_consumer(self._spec.stream, self._spec.config())
-        sub = await self._js.pull_subscribe_bind(self._spec.durable, stream=self._spec.stream)
+        sub = await self._subscribe()
         sem = asyncio.Semaphore(self._spec.concurrency)
+        failures = 0
         log.info("consumer.started", extra={"consumer": self._spec.durable})
         try:
             while not stop.is_set():
@@ -166,23 +168,39 @@ class Consumer(Generic[E]):
                 except (TimeoutError, NatsTimeoutError):
                     # nats-py raises a bare asyncio.TimeoutError when the deadline runs
                     # out between its two pull requests: an empty fetch all the same.
+                    failures = 0
                     continue
                 except ConnectionClosedError:
                     raise  # closed for good: the service stops (and is restarted)
                 except NatsError as exc:
                     # A pull refused while the server restarts or the leader moves: pause
-                    # briefly (or until stopped) and pull again.
+                    # briefly (or until stopped) and pull again. Refused again and again,
+                    # the durable consumer may be gone (deleted, stream re-provisioned):
+                    # it is declared anew; if the server refuses that, the service stops.
+                    failures += 1
                     log.warning(
                         "consumer.fetch_failed",
                         extra={"consumer": self._spec.durable, "error": type(exc).__name__},
                     )
+                    if failures >= RESUBSCRIBE_AFTER:
+                        with contextlib.suppress(NatsError):
+                            await sub.unsubscribe()
+                        sub, failures = await self._subscribe(), 0
+                        continue
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), FETCH_PAUSE)
                     continue
+                failures = 0
                 await asyncio.gather(*(self._bounded(sem, m) for m in msgs))
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(NatsError):
+                await sub.unsubscribe()
             log.info("consumer.stopped", extra={"consumer": self._spec.durable})
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        """Declare the durable consumer (idempotent) and bind a pull subscription to it."""
+        await self._js.add_consumer(self._spec.stream, self._spec.config())
+        return await self._js.pull_subscribe_bind(self._spec.durable, stream=self._spec.stream)
 
     async def _bounded(self, sem: asyncio.Semaphore, msg: Msg) -> None:
         async with sem:

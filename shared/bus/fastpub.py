@@ -120,7 +120,7 @@ class FastPublisher:
         future = waiter[0]
         try:
             future.set_result(pub_ack(msg))
-        except (APIError, NoStreamResponseError) as exc:
+        except Exception as exc:  # any unreadable reply reaches its caller, never hangs it
             future.set_exception(exc)
 
     async def _sweep(self) -> None:

@@ -79,6 +79,7 @@ class SuppressionMirror:
         self._follower: asyncio.Task[None] | None = None
         self._next: asyncio.Future[_State] | None = None
         self._prober: asyncio.Task[None] | None = None
+        self._missed_at: int | None = None  # ``applied`` at the last probe that timed out
 
     async def start(self) -> None:
         state = _State()
@@ -144,8 +145,16 @@ class SuppressionMirror:
                 log.warning("suppressions.mirror_behind", extra={"error": type(exc).__name__})
                 joined.set_exception(MirrorBehind(type(exc).__name__))
                 joined.exception()  # retrieved: every waiter falls back to a direct get
-                await self._rebuild()
+                # A watcher still making progress (a large bucket replaying, a CPU stall)
+                # is kept: rebuilding would start its replay over and never catch up.
+                # Only a dead watcher, or one that has not moved since the last miss, goes.
+                stuck = isinstance(exc, MirrorBehind) or state.applied == self._missed_at
+                self._missed_at = state.applied
+                if stuck:
+                    self._missed_at = None
+                    await self._rebuild()
             else:
+                self._missed_at = None
                 joined.set_result(state)
 
     async def _rebuild(self) -> None:

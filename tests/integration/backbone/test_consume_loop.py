@@ -223,3 +223,26 @@ async def test_a_message_the_server_stops_redelivering_is_kept_in_the_dead_lette
     assert (body["stream"], body["consumer"]) == ("ILS", "crash-loop")
     assert body["stream_seq"] == msg.metadata.sequence.stream
     await sub.unsubscribe()
+
+
+async def test_a_deleted_durable_consumer_is_declared_again(js: JetStreamContext) -> None:
+    handled: list[str] = []
+    started = asyncio.Event()
+
+    async def handler(event: LoanReturned, _: Delivery) -> None:
+        handled.append(event.loan_id)
+        started.set()
+
+    stop, task, _ = await _run(js, handler)
+    await publish(js, _returned("L-before"))
+    await asyncio.wait_for(started.wait(), 20)
+    await js.delete_consumer("ILS", SPEC.durable)  # an operator, or a re-provisioned stream
+
+    await publish(js, _returned("L-after"))
+    await wait_for(lambda: "L-after" in handled, timeout=30)
+    assert not task.done()
+    stop.set()
+    await task
+    # The new consumer starts from the stream's beginning (DeliverPolicy.ALL): what was
+    # handled before may come again, which the idempotent handlers absorb.
+    assert handled[0] == "L-before" and handled.count("L-after") == 1

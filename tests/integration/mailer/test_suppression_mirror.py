@@ -17,6 +17,7 @@ from nats.js.kv import KeyValue
 
 from services.mailer.delivery.suppressions import SuppressionMirror
 from shared.mailrecord import Suppression, address_key
+from tests.support.nats import wait_for
 
 RECORD = Suppression(
     reason="550 5.1.1 user unknown", category="bad_address", since=datetime(2026, 12, 1, tzinfo=UTC)
@@ -88,3 +89,28 @@ async def test_a_dead_watcher_falls_back_to_the_bucket_and_is_replaced(
     await _suppress(bucket, "later@gmail.com")
     assert await mirror.is_suppressed("later@gmail.com")
     assert await mirror.is_suppressed("late@gmail.com")
+
+
+async def test_a_watcher_still_moving_is_kept_and_only_a_stalled_one_replaced(
+    js: JetStreamContext, bucket: KeyValue
+) -> None:
+    # A probe that can never finish in time (as when a large bucket is still replaying):
+    # every lookup reads the bucket directly, and rebuilding the watcher each time would
+    # restart its replay and never let it catch up.
+    await _suppress(bucket, "a@au.com")
+    m = SuppressionMirror(js, bucket, "suppressions", probe_timeout=0.0)
+    await m.start()
+    try:
+        first = m._follower
+        assert await m.is_suppressed("a@au.com")  # missed probe: answered from the bucket
+        assert m._follower is first and not first.cancelling()  # first miss: kept
+        moved_from = m._state.applied
+        await _suppress(bucket, "b@au.com")
+        await wait_for(lambda: m._state.applied > moved_from)  # the watcher applies it
+        assert await m.is_suppressed("b@au.com")
+        assert m._follower is first and not first.cancelling()  # it moved: kept
+        assert not await m.is_suppressed("c@au.com")
+        # no progress since the last miss: replaced (the prober does it after answering)
+        await wait_for(lambda: m._follower is not first)
+    finally:
+        await m.close()
