@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from nats.errors import Error as NatsError
@@ -58,6 +58,8 @@ _SENT_RETRY_MAX = 2.0
 
 Publish = Callable[[Event], Awaitable[None]]
 Lookup = Callable[[str], Awaitable[bool]]
+#: A work item older than this looks the patron's address up again before it is sent.
+ADDRESS_RECHECK_AFTER = timedelta(seconds=10)
 AddressLookup = Callable[[str], Awaitable[PatronEmailChanged | None]]
 
 
@@ -104,9 +106,11 @@ class Sender:
         if accepted is not None:
             await self._record_late(work, accepted)
             return
-        if delivery.num_delivered > 1:
-            work = await self._current_address(work)
         now = self._clock.now()
+        if delivery.num_delivered > 1 or now - work.occurred_at > ADDRESS_RECHECK_AFTER:
+            # A retry, or a work item that waited in the queue (a throttled Saturday run
+            # can hold it for hours): the patron may have registered a new address since.
+            work = await self._current_address(work)
         decision = await self._ledger.claim(work, now)
         if isinstance(decision, Done):
             record = decision.record
@@ -315,7 +319,7 @@ class Sender:
             self._metrics.outcome(work.kind, event.carrier_group, result.outcome)
 
     async def _current_address(self, work: MailWork) -> MailWork:
-        """A retried mail goes to the address the patron registered since it was built."""
+        """A retried or long-queued mail goes to the address the patron registered since."""
         if self._address_change is None or work.patron_id is None:
             return work
         change = await self._address_change(work.patron_id)

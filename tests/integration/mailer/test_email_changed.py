@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from services.mailer.plan.work import prompt_work
 from shared.clock import JST
 from shared.contracts.ils import HoldCancelled, PatronEmailChanged
 from shared.contracts.mail import MailOutcome
 from shared.mailrecord import MailRecord, mail_id_from_message_id
-from tests.integration.mailer.conftest import Mailer
+from tests.integration.mailer.conftest import SATURDAY, Mailer
 from tests.integration.mailer.events import online_loan, saturday_trigger
 
 
@@ -76,3 +77,27 @@ async def test_a_deferred_mail_is_retried_to_the_address_registered_meanwhile(
 def _mail_id(outcome: MailOutcome) -> str:
     assert outcome.message_id is not None
     return mail_id_from_message_id(outcome.message_id) or ""
+
+
+async def test_a_mail_that_waited_in_the_queue_goes_to_the_address_registered_meanwhile(
+    mailer: Mailer,
+) -> None:
+    old, new = "p730@example.jp", "p730.new@example.jp"
+    cancelled = HoldCancelled(
+        occurred_at=datetime(2026, 12, 5, 7, 0, tzinfo=JST),
+        patron_id="P730",
+        email=old,
+        hold_id="H-730",
+        title="りんごの四季",
+    )
+    # Built an hour before the mailer's clock (as behind a throttled carrier's queue) ...
+    work = prompt_work(cancelled, recipient=old, now=SATURDAY - timedelta(hours=1))
+    # ... and meanwhile the patron registered a new address.
+    await mailer.publish(change("P730", new, datetime(2026, 12, 5, 8, 30, tzinfo=JST)))
+    await mailer.wait_idle("mailer-ils")
+    await mailer.publish(work)
+
+    await mailer.wait_outcomes(1, "sent")
+    (sent,) = await mailer.outcomes("sent")
+    assert sent.recipient == new
+    assert [r for m in mailer.smtp.received for r in m.rcpt_tos] == [new]
