@@ -59,7 +59,7 @@ _SENT_RETRY_MAX = 2.0
 Publish = Callable[[Event], Awaitable[None]]
 Lookup = Callable[[str], Awaitable[bool]]
 #: A work item older than this looks the patron's address up again before it is sent.
-ADDRESS_RECHECK_AFTER = timedelta(seconds=10)
+ADDRESS_RECHECK_AFTER = timedelta(seconds=60)
 AddressLookup = Callable[[str], Awaitable[PatronEmailChanged | None]]
 
 
