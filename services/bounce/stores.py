@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +22,6 @@ from shared.mailrecord import MailRecord, Suppression, address_key
 
 M = TypeVar("M", bound=BaseModel)
 _ATTEMPTS = 20
-_WRONG_LAST = (10071, 10164)
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -98,13 +97,9 @@ class Bucket(Generic[M]):
             if not condition(current):
                 return False
             try:
-                await self._kv.delete(key, last=rev)
+                await kvscan.cas_delete(self._kv, key, rev)
             except KeyWrongLastSequenceError:
                 continue
-            except APIError as exc:  # nats-py reports a delete's CAS conflict this way
-                if exc.err_code in _WRONG_LAST:
-                    continue
-                raise
             return True
         raise ConflictError(self.name, key)
 

@@ -40,12 +40,11 @@ from nats.js.errors import (
 )
 from nats.js.kv import KV_DEL, KV_OP, KeyValue
 
+from shared.bus.kvscan import WRONG_LAST_SEQUENCE
 from shared.bus.publish import MSG_ID, encode
 from shared.contracts.base import Event
 
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
-#: JSStreamWrongLastSequenceErrF / JSStreamWrongLastSequenceConstantErr (as nats-py).
-WRONG_LAST_SEQUENCE = (10071, 10164)
 _STATUS = "Status"
 _NO_RESPONDERS = "503"
 _VALID_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")

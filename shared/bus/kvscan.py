@@ -1,5 +1,5 @@
-"""Reading KV buckets: a complete snapshot of the live keys (optionally their values),
-and one key as a model.
+"""KV bucket helpers: a complete snapshot of the live keys (optionally their values), one
+key as a model, the compare-and-set write protocol and a compare-and-set delete.
 
 nats-py's ``KeyValue.keys()`` / ``watch()`` decide "no more initial values" from a race:
 a push consumer's ``num_pending`` may already be 0 (the server has sent everything) while
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
@@ -27,6 +27,9 @@ FETCH_BATCH = 512
 #: Seconds a fetch may wait for messages the server said are there.
 FETCH_TIMEOUT = 10.0
 _DELETED = {"DEL", "PURGE"}
+#: JetStream's "wrong last sequence" error codes (JSStreamWrongLastSequenceErrF /
+#: JSStreamWrongLastSequenceConstantErr): a compare-and-set lost to another writer.
+WRONG_LAST_SEQUENCE = (10071, 10164)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -107,3 +110,26 @@ async def get_model(kv: KeyValue, key: str, model: type[M]) -> tuple[M | None, i
     if not entry.value:
         return None, entry.revision or 0
     return model.model_validate_json(entry.value), entry.revision or 0
+
+
+class KvWrites(Protocol):
+    """The compare-and-set writes of a bucket (nats-py's ``KeyValue`` or ``FastKV``)."""
+
+    async def create(self, key: str, value: bytes) -> int: ...
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
+
+    async def delete(self, key: str, last: int | None = None) -> bool: ...
+
+
+async def cas_delete(writes: KvWrites, key: str, last: int) -> None:
+    """Delete ``key`` iff its latest revision is ``last``; ``KeyWrongLastSequenceError`` if
+    not (nats-py reports a delete's conflict as a plain ``APIError``: mapped here)."""
+    try:
+        await writes.delete(key, last=last)
+    except KeyWrongLastSequenceError:
+        raise
+    except APIError as exc:
+        if exc.err_code in WRONG_LAST_SEQUENCE:
+            raise KeyWrongLastSequenceError(description=exc.description) from exc
+        raise

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.mailer.plan import grouping
@@ -20,12 +19,12 @@ from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.keys import ADDRESS_FILTER, address_change_key, returned_key
 from services.mailer.plan.model import PendingEntry, PendingSource
 from shared.bus import kvscan
+from shared.bus.kvscan import KvWrites
 from shared.contracts.ils import LoanReturned, PatronEmailChanged
 from shared.contracts.mail import MailKind
 
 PENDING_BUCKET = "mail_pending"
 RETURNED_BUCKET = "mail_returned"
-_WRONG_LAST = (10071, 10164)
 MAX_CAS_ROUNDS = 50
 
 
@@ -41,16 +40,6 @@ class Stored:
 
 
 Change = Callable[[PendingEntry], PendingEntry | None]
-
-
-class KvWrites(Protocol):
-    """The compare-and-set writes of a bucket (nats-py's ``KeyValue`` or ``FastKV``)."""
-
-    async def create(self, key: str, value: bytes) -> int: ...
-
-    async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
-
-    async def delete(self, key: str, last: int | None = None) -> bool: ...
 
 
 WritesFor = Callable[[KeyValue, str], KvWrites]
@@ -162,14 +151,7 @@ class PendingStore:
         return Stored(key, entry, rev)
 
     async def _cas_delete(self, key: str, last: int) -> None:
-        try:
-            await self._writes.delete(key, last=last)
-        except KeyWrongLastSequenceError:
-            raise
-        except APIError as exc:
-            if exc.err_code in _WRONG_LAST:
-                raise KeyWrongLastSequenceError(description=exc.description) from exc
-            raise
+        await kvscan.cas_delete(self._writes, key, last)
 
     # -- returned loans --------------------------------------------------------------------
 

@@ -5,30 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.mailer.plan.claims import Decision, Later, Take, decide, new_record
 from services.mailer.plan.model import MailWork
 from services.mailer.plan.timing import RetrySchedule
+from shared.bus import kvscan
+from shared.bus.kvscan import KvWrites
 from shared.contracts.mail import SmtpCommand
 from shared.mailrecord import LedgerState, MailRecord
 
 log = logging.getLogger(__name__)
-
-#: JetStream's "wrong last sequence" error codes: nats-py's ``kv.delete(last=)`` raises a
-#: plain ``APIError`` with one of them on a conflict, not ``KeyWrongLastSequenceError``.
-_WRONG_LAST = (10071, 10164)
-
-
-class KvWrites(Protocol):
-    """The compare-and-set writes of a bucket (nats-py's ``KeyValue`` or ``FastKV``)."""
-
-    async def create(self, key: str, value: bytes) -> int: ...
-
-    async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
 
 
 @dataclass(slots=True)
@@ -152,12 +141,8 @@ class Ledger:
     async def abandon(self, claim: Claim) -> None:
         """Drop the claim of a mail that cannot be composed (it goes to a dead letter)."""
         try:
-            await self._kv.delete(claim.record.mail_id, last=claim.revision)
+            await kvscan.cas_delete(self._kv, claim.record.mail_id, claim.revision)
         except KeyWrongLastSequenceError:
-            self._abandon_conflict(claim)
-        except APIError as exc:
-            if exc.err_code not in _WRONG_LAST:
-                raise
             self._abandon_conflict(claim)
 
     @staticmethod
