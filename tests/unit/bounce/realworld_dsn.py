@@ -10,17 +10,8 @@ addresses and hosts are made up. Expected categories follow docs/bounce-rules.md
 # The cases are one line each on purpose: a notice's wording reads best unbroken.
 from __future__ import annotations
 
-from services.bounce.classifier import Category
 from tests.unit.bounce.dsn import MSGID, VERP
-
-BAD = Category.BAD_ADDRESS
-REJ = Category.DOMAIN_REJECTION
-FULL = Category.MAILBOX_FULL
-TMP = Category.TRANSIENT
-OURS = Category.SENDER_SIDE
-UNK = Category.UNKNOWN
-
-Case = tuple[str, bytes, Category]
+from tests.unit.bounce.realworld_cases import BAD, FULL, OURS, REJ, TMP, UNK, Case
 
 
 def report(

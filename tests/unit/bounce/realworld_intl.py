@@ -12,17 +12,10 @@ Addresses and hosts are made up.
 # The cases are one line each on purpose: a notice's wording reads best unbroken.
 from __future__ import annotations
 
-from services.bounce.classifier import Category
+from tests.unit.bounce.realworld_cases import BAD, FULL, REJ, TMP, Case
 from tests.unit.bounce.realworld_dsn import report
 from tests.unit.bounce.realworld_jp import notice
 
-BAD = Category.BAD_ADDRESS
-REJ = Category.DOMAIN_REJECTION
-FULL = Category.MAILBOX_FULL
-TMP = Category.TRANSIENT
-OURS = Category.SENDER_SIDE
-
-Case = tuple[str, bytes, Category]
 P = "p@example.com"
 
 

@@ -15,18 +15,9 @@ from __future__ import annotations
 import base64
 from email.header import Header
 
-from services.bounce.classifier import Category
 from tests.unit.bounce.dsn import MSGID, VERP
+from tests.unit.bounce.realworld_cases import BAD, FULL, NOT, OURS, REJ, TMP, Case
 from tests.unit.bounce.realworld_dsn import report
-
-BAD = Category.BAD_ADDRESS
-REJ = Category.DOMAIN_REJECTION
-FULL = Category.MAILBOX_FULL
-TMP = Category.TRANSIENT
-OURS = Category.SENDER_SIDE
-NOT = Category.NOT_A_BOUNCE
-
-Case = tuple[str, bytes, Category]
 
 _RETURNED = f"""\
 Return-Path: <{VERP}>

@@ -9,18 +9,8 @@ message that must not be taken for a bounce.
 # The cases are one line each on purpose: a notice's wording reads best unbroken.
 from __future__ import annotations
 
-from services.bounce.classifier import Category
 from tests.unit.bounce.dsn import MSGID, VERP
-
-BAD = Category.BAD_ADDRESS
-REJ = Category.DOMAIN_REJECTION
-FULL = Category.MAILBOX_FULL
-TMP = Category.TRANSIENT
-OURS = Category.SENDER_SIDE
-UNK = Category.UNKNOWN
-NOT = Category.NOT_A_BOUNCE
-
-Case = tuple[str, bytes, Category]
+from tests.unit.bounce.realworld_cases import BAD, FULL, NOT, OURS, REJ, TMP, UNK, Case
 
 _RETURNED = f"""\
 Return-path: <{VERP}>
