@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from services.mailer.plan.model import MailWork
+from services.mailer.plan.work import make_work
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanItem, LoanOnlineIssued, LoanOverdue, LoanReturned
 from shared.contracts.schedule import BatchWindow, TriggerFired, TriggerName
@@ -27,6 +29,22 @@ def online_loan(patron: str, *loans: str, email: str | None = None) -> LoanOnlin
             )
             for i, loan in enumerate(loans)
         ],
+    )
+
+
+def online_loan_work(patron: str, loan: str, recipient: str) -> MailWork:
+    """The work item of ``patron``'s Saturday mail (one loan), built at Saturday 09:00."""
+    saturday = datetime(2026, 12, 5, 9, 0, tzinfo=JST)
+    return make_work(
+        "online_loan",
+        [online_loan(patron, loan)],
+        patron_id=patron,
+        recipient=recipient,
+        run_id=BATCH.batch_id,
+        run_date=saturday.date(),
+        batch=BATCH,
+        nominal_time=saturday,
+        now=saturday,
     )
 
 

@@ -7,27 +7,16 @@ from datetime import datetime
 from services.mailer.plan.claims import new_record
 from services.mailer.plan.model import MailWork
 from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
-from services.mailer.plan.work import make_work
 from shared.clock import JST
 from shared.mailrecord import MailRecord
-from tests.integration.mailer.events import BATCH, online_loan
+from tests.integration.mailer.events import online_loan_work
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=JST)
 DOMAIN = "plib.pref.aomori.lg.jp"
 
 
 def _work() -> MailWork:
-    return make_work(
-        "online_loan",
-        [online_loan("P1", "L-1")],
-        patron_id="P1",
-        recipient="p1@docomo.ne.jp",
-        run_id=BATCH.batch_id,
-        run_date=NOW.date(),
-        batch=BATCH,
-        nominal_time=NOW,
-        now=NOW,
-    )
+    return online_loan_work("P1", "L-1", "p1@docomo.ne.jp")
 
 
 def test_the_outcome_names_the_command_that_refused_the_mail() -> None:

@@ -9,9 +9,8 @@ import pytest
 from services.mailer.plan.claims import Done, Later, Take, decide
 from services.mailer.plan.pacing import Pacer, enhanced_status, is_throttle, verdict
 from services.mailer.plan.timing import RetrySchedule
-from services.mailer.plan.work import make_work
 from shared.clock import JST
-from tests.integration.mailer.events import BATCH, online_loan
+from tests.integration.mailer.events import online_loan_work
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=JST)
 
@@ -74,17 +73,7 @@ def test_unpaced_group_never_waits_until_throttled() -> None:
 
 
 def _work():  # type: ignore[no-untyped-def]
-    return make_work(
-        "online_loan",
-        [online_loan("P1", "L1")],
-        patron_id="P1",
-        recipient="p1@example.jp",
-        run_id=BATCH.batch_id,
-        run_date=NOW.date(),
-        batch=BATCH,
-        nominal_time=NOW,
-        now=NOW,
-    )
+    return online_loan_work("P1", "L1", "p1@example.jp")
 
 
 def _decide(record, now=NOW):  # type: ignore[no-untyped-def]
