@@ -156,14 +156,16 @@ async def main(args: argparse.Namespace) -> None:
         port = free_port()
         sink = subprocess.Popen([sink_bin, "-u", "nobody", f"127.0.0.1:{port}", "1000"])
         try:
-            await run_bench(args, tmp, server.url, port)
+            await run_bench(args, tmp, server.url, port, [server.process.pid, sink.pid])
         finally:
             sink.terminate()
             sink.wait()
             server.stop()
 
 
-async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) -> None:
+async def run_bench(
+    args: argparse.Namespace, tmp: Path, url: str, port: int, others: list[int]
+) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     await provision(js)
@@ -198,6 +200,7 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
         pids = [m.process.pid for m in mailers]
         started = time.monotonic()
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        others_before = [cpu_seconds(pid) for pid in others]
         await js.publish(trigger.subject(), trigger.model_dump_json().encode())
         while (sent := await count_sent(js)) < args.patrons:
             for mailer in mailers:
@@ -206,6 +209,9 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        nats_cpu, sink_cpu = (
+            cpu_seconds(pid) - before for pid, before in zip(others, others_before, strict=True)
+        )
         rss = max(peak_rss_mb(pid) for pid in pids)
     finally:
         for mailer in mailers:
@@ -218,6 +224,10 @@ async def run_bench(args: argparse.Namespace, tmp: Path, url: str, port: int) ->
         f" (dkim={'on' if args.dkim else 'off'}, {args.replicas} process(es))"
     )
     print(f"mailer CPU: {cpu:.1f} s = {1000 * cpu / sent:.2f} ms/mail")
+    print(
+        f"meanwhile nats-server CPU {1000 * nats_cpu / sent:.2f} ms/mail,"
+        f" smtp-sink {1000 * sink_cpu / sent:.2f} ms/mail"
+    )
     print(f"mailer peak RSS: {rss:.0f} MB (largest process)")
     print(f"bare aiosmtplib loop: {bare:.0f} mails/s, CPU {bare_cpu:.2f} ms/mail")
     print(f"ratio mailer/bare: {rate / bare:.2f}")

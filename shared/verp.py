@@ -12,6 +12,7 @@ local part and survive case-folding MTAs, because the token is lower-case only.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -30,6 +31,7 @@ def _mac(secret: bytes, mail_id: str) -> str:
     return base64.b32encode(digest[:10]).decode("ascii").lower()
 
 
+@functools.lru_cache(maxsize=4096)  # the envelope sender and the outcome ask for the same
 def make_token(secret: bytes, mail_id: str) -> str:
     if not _MAIL_ID.match(mail_id):
         raise VerpError(f"mail id must match [a-z0-9]{{1,40}}: {mail_id!r}")

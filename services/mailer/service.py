@@ -72,6 +72,7 @@ def smtp_config(s: MailerSettings) -> SmtpConfig:
         host=s.smtp_host,
         port=s.smtp_port,
         tls=s.smtp_tls,
+        ca_file=str(s.smtp_ca_file) if s.smtp_ca_file else None,
         username=s.smtp_username,
         password=s.smtp_password.get_secret_value() if s.smtp_password else None,
         timeout=s.smtp_timeout,
@@ -110,7 +111,12 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     await fast.start()
     runtime.on_close(fast.close)
     store = await PendingStore.open(js, lambda kv, bucket: FastKV(fast, kv, bucket))
-    suppressions = SuppressionMirror(js, await js.key_value("suppressions"), "suppressions")
+    suppressions = SuppressionMirror(
+        js,
+        await js.key_value("suppressions"),
+        "suppressions",
+        last_sequence=fast.last_sequence,
+    )
     await suppressions.start()
     runtime.on_close(suppressions.close)
 

@@ -23,6 +23,13 @@ class MailerSettings(CommonSettings):
     smtp_tls: SmtpTls = Field(
         "none", description="Transport security: none, starttls (port 587) or tls (port 465)."
     )
+    smtp_ca_file: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the CA certificates the relay's TLS certificate is checked against,"
+            " instead of the system's (a relay with a private CA)."
+        ),
+    )
     smtp_timeout: float = Field(
         30.0, gt=0, description="Seconds per SMTP command before giving up."
     )

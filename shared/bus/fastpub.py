@@ -49,7 +49,7 @@ _STATUS = "Status"
 _NO_RESPONDERS = "503"
 _VALID_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
 
-_Waiter = tuple["asyncio.Future[PubAck]", float]
+_Waiter = tuple["asyncio.Future[Msg]", float]
 
 
 class FastPublisher:
@@ -92,11 +92,22 @@ class FastPublisher:
         timeout: float | None = None,
     ) -> PubAck:
         """Publish and wait for the stream's ack (as ``js.publish``)."""
+        return pub_ack(await self.request(subject, payload, headers=headers, timeout=timeout))
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Msg:
+        """Send and wait for the one reply (a JetStream ack or API answer), undecoded."""
         if self._sub is None:
             raise ConnectionClosedError
         self._next += 1
         token = str(self._next)
-        future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
         deadline = asyncio.get_running_loop().time() + (timeout or self._timeout)
         self._pending[token] = (future, deadline)
         try:
@@ -105,6 +116,16 @@ class FastPublisher:
             self._pending.pop(token, None)
             raise
         return await future
+
+    async def last_sequence(self, stream: str) -> int:
+        """The stream's last sequence, 0 when it holds no message (``kvscan.last_sequence``
+        without decoding the whole stream info)."""
+        resp = json.loads((await self.request(f"$JS.API.STREAM.INFO.{stream}")).data)
+        error = resp.get("error")
+        if error is not None:
+            APIError.from_error(error)  # raises the matching APIError subclass
+        state = resp["state"]
+        return int(state["last_seq"]) if state.get("messages") else 0
 
     async def publish_event(self, event: Event, *, timeout: float | None = None) -> PubAck:
         """``shared.bus.publish.publish`` over this publisher: ``event_id`` as Nats-Msg-Id."""
@@ -116,11 +137,7 @@ class FastPublisher:
         waiter = self._pending.pop(msg.subject[len(self._prefix) :], None)
         if waiter is None or waiter[0].done():
             return  # timed out, or its caller was cancelled
-        future = waiter[0]
-        try:
-            future.set_result(pub_ack(msg))
-        except Exception as exc:  # any unreadable reply reaches its caller, never hangs it
-            future.set_exception(exc)
+        waiter[0].set_result(msg)  # decoded by the caller: an unreadable one raises there
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

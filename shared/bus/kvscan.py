@@ -96,6 +96,12 @@ async def _read(
     return [live[k] for k in sorted(live)]
 
 
+async def last_sequence(js: JetStreamContext, stream: str) -> int:
+    """The stream's last sequence, 0 when it holds no message."""
+    info = await js.stream_info(stream)
+    return info.state.last_seq if info.state.messages else 0
+
+
 async def keys(js: JetStreamContext, bucket: str, pattern: str = ">") -> list[str]:
     return [item.key for item in await scan(js, bucket, pattern, values=False)]
 

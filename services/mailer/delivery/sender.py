@@ -170,7 +170,7 @@ class Sender:
         elif reply.command in ("connect", "ehlo"):
             # The relay refused the session, not this recipient: an operations problem
             # (our relay, its TLS or AUTH), never the patron's. The mail waits for it.
-            if reply.code != DROPPED:
+            if reply.code != DROPPED or _tls_refused(reply):
                 log.error(
                     "mail.relay_refused",
                     extra={
@@ -354,11 +354,18 @@ class _Accepted:
 
 
 def _transient_cause(reply: Reply) -> str:
+    if _tls_refused(reply):
+        return "relay_tls_failed"
     if not reply.code:
         return "connection_lost"
     if reply.command in ("connect", "ehlo"):
         return "relay_refused"
     return "smtp_transient"
+
+
+def _tls_refused(reply: Reply) -> bool:
+    """The relay's certificate could not be verified (expired, wrong name, unknown CA)."""
+    return reply.command in ("connect", "ehlo") and "CERTIFICATE_VERIFY_FAILED" in reply.text
 
 
 async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:

@@ -6,11 +6,11 @@ connection is returned to the pool only after a successful transaction; after an
 else it is closed (a 421 means the server is closing it anyway, and a half-finished
 transaction is not worth resynchronising).
 
-The transaction is written out as MAIL / RCPT / DATA on aiosmtplib's ``execute_command``
-and ``data`` rather than through ``sendmail``: one recipient needs no per-recipient error
-map, the failing phase is known without guessing from exception types, and the addresses
-(already checked by ``compose.check_address``, or built by us for the envelope sender) are
-not parsed again four times per mail.
+aiosmtplib opens each session (greeting, EHLO or HELO, STARTTLS or TLS, AUTH); the mail
+transactions on it are carried by ``pipelining.Wire``: MAIL, RCPT and DATA in one write when
+the relay advertises PIPELINING, one at a time otherwise. The failing phase is known from
+the position of the reply, and the addresses (already checked by
+``compose.check_address``, or built by us for the envelope sender) are not parsed again.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from dataclasses import dataclass
 import aiosmtplib
 from aiosmtplib import SMTPException, SMTPHeloError, SMTPResponseException
 
+from services.mailer.delivery.pipelining import DROPPED, Wire, transact
 from shared.contracts.mail import SmtpCommand
 
 log = logging.getLogger(__name__)
 
-DROPPED = 0  # the pseudo reply code of a connection that failed or dropped
-_MAIL_OK = frozenset({250})
-_RCPT_OK = frozenset({250, 251})
+__all__ = ["DROPPED", "Reply", "SmtpConfig", "SmtpPool", "path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +49,7 @@ class SmtpConfig:
     host: str
     port: int
     tls: str = "none"  # none | starttls | tls
+    ca_file: str | None = None  # CA bundle for the relay's certificate (default: the system's)
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
@@ -63,7 +63,10 @@ class SmtpConfig:
 
 @dataclass(slots=True)
 class _Conn:
-    client: aiosmtplib.SMTP
+    client: aiosmtplib.SMTP  # the session's opener (closing it closes the transport)
+    wire: Wire  # what carries the mail transactions once the session is open
+    pipelining: bool
+    size: bool
     sent: int = 0
     idle_since: float = 0.0
 
@@ -100,6 +103,7 @@ class SmtpPool:
             timeout=cfg.timeout,
             use_tls=cfg.tls == "tls",
             start_tls=cfg.tls == "starttls",
+            cert_bundle=cfg.ca_file,
             local_hostname=cfg.helo_name,
         )
         progress.client = client
@@ -119,7 +123,16 @@ class SmtpPool:
         except (TimeoutError, SMTPException, OSError) as exc:
             client.close()
             return Reply(DROPPED, _describe(exc), phase)
-        return _Conn(client)
+        transport = client.transport
+        if not isinstance(transport, asyncio.Transport) or transport.is_closing():
+            client.close()
+            return Reply(DROPPED, "connection closed after EHLO", phase)
+        return _Conn(
+            client,
+            Wire.take_over(transport),
+            pipelining=client.supports_extension("pipelining"),
+            size=client.supports_extension("size"),
+        )
 
     async def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         """One SMTP transaction; the returned reply is the server's final answer."""
@@ -158,7 +171,7 @@ class SmtpPool:
                 return opened
             conn = opened
         progress.client = conn.client
-        reply = await self._transaction(conn.client, sender, recipient, data, progress)
+        reply = await self._transaction(conn, sender, recipient, data, progress)
         if reused and _went_stale(reply):
             # The relay closed the idle session before our MAIL: nothing of this
             # mail was accepted, so it goes again at once on a fresh connection.
@@ -167,13 +180,13 @@ class SmtpPool:
             if isinstance(opened, Reply):
                 return opened
             conn = opened
-            reply = await self._transaction(conn.client, sender, recipient, data, progress)
+            reply = await self._transaction(conn, sender, recipient, data, progress)
         if not reply.accepted:
             self._discard(conn)
             return reply
         # Accepted. Nothing here awaits: the caller records the send next.
         conn.sent += 1
-        if conn.sent < self._config.max_messages and conn.client.is_connected:
+        if conn.sent < self._config.max_messages and conn.wire.is_open:
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
         else:
@@ -185,50 +198,39 @@ class SmtpPool:
         oldest = time.monotonic() - self._config.max_idle
         while self._idle:
             conn = self._idle.pop()
-            if conn.client.is_connected and conn.idle_since >= oldest:
+            if conn.wire.is_open and conn.idle_since >= oldest:
                 return conn
             self._discard(conn)
         return None
 
-    @staticmethod
     async def _transaction(
-        client: aiosmtplib.SMTP,
-        sender: str,
-        recipient: str,
-        data: bytes,
-        progress: _Progress | None = None,
+        self, conn: _Conn, sender: str, recipient: str, data: bytes, progress: _Progress
     ) -> Reply:
-        progress = progress or _Progress()
-        phase: SmtpCommand = "mail"
-        progress.phase = phase
-        try:
-            options = [b"SIZE=%d" % len(data)] if client.supports_extension("size") else []
-            answer = await client.execute_command(b"MAIL", b"FROM:" + path(sender), *options)
-            if answer.code not in _MAIL_OK:
-                return Reply(answer.code, answer.message, phase)
-            phase = progress.phase = "rcpt"
-            answer = await client.execute_command(b"RCPT", b"TO:" + path(recipient))
-            if answer.code not in _RCPT_OK:
-                return Reply(answer.code, answer.message, phase)
-            phase = progress.phase = "data"
-            answer = await client.data(data)  # SMTPDataError unless 354 then 250
-        except SMTPResponseException as exc:
-            return Reply(exc.code, exc.message, phase)
-        except (TimeoutError, SMTPException, OSError) as exc:
-            return Reply(DROPPED, _describe(exc), phase)
-        return Reply(answer.code, answer.message, phase)
+        progress.phase = "mail"
+        outcome = await transact(
+            conn.wire,
+            path(sender),
+            path(recipient),
+            data,
+            pipelining=conn.pipelining,
+            size=conn.size,
+            timeout=self._config.timeout,
+        )
+        return Reply(outcome.answer.code, outcome.answer.text, outcome.command)
 
     @staticmethod
     def _discard(conn: _Conn) -> None:
-        # close() is synchronous and does not wait for the server: a failed or used-up
-        # connection is simply dropped (the server sees EOF, as after a crash).
+        # Synchronous, not waiting for the server: a failed or used-up connection is
+        # simply dropped (the server sees EOF, as after a crash).
+        conn.wire.close()
         conn.client.close()
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
-            with contextlib.suppress(SMTPException, OSError, asyncio.TimeoutError):
-                await conn.client.quit()
+            if conn.wire.write(b"QUIT\r\n"):
+                await conn.wire.answers(1, self._config.timeout)
+            self._discard(conn)
 
 
 async def _ehlo_or_helo(client: aiosmtplib.SMTP) -> None:

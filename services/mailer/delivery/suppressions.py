@@ -3,7 +3,7 @@
 A KV watcher keeps the set of suppressed address keys up to date. The watcher alone would
 only be *eventually* up to date, so every lookup passes a **barrier** first:
 
-- a probe reads the bucket stream's last sequence ``L`` (one ``stream_info`` request),
+- a probe reads the bucket stream's last sequence ``L`` (one stream info request),
   then waits until the watcher has applied every message up to ``L``;
 - a lookup joins the next probe that has *not yet been sent*, so ``L`` covers every write
   committed before the lookup began.
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from nats.errors import Error as NatsError
@@ -29,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
+from shared.bus import kvscan
 from shared.mailrecord import address_key
 
 log = logging.getLogger(__name__)
@@ -66,13 +69,22 @@ class MirrorBehind(Exception):
     """The mirror could not prove it is current (internal: lookups fall back to a get)."""
 
 
+LastSequence = Callable[[str], Awaitable[int]]
+
+
 class SuppressionMirror:
     def __init__(
-        self, js: JetStreamContext, kv: KeyValue, bucket: str, *, probe_timeout: float = 2.0
+        self,
+        js: JetStreamContext,
+        kv: KeyValue,
+        bucket: str,
+        *,
+        probe_timeout: float = 2.0,
+        last_sequence: LastSequence | None = None,
     ) -> None:
-        self._js = js
         self._kv = kv
         self._stream = f"KV_{bucket}"  # the stream behind a JetStream KV bucket
+        self._last_sequence = last_sequence or functools.partial(kvscan.last_sequence, js)
         self._probe_timeout = probe_timeout
         self._state = _State()
         self._watcher: KeyValue.KeyWatcher | None = None
@@ -139,8 +151,7 @@ class SuppressionMirror:
                 if self._follower is None or self._follower.done():
                     raise MirrorBehind("the watcher has stopped")
                 async with asyncio.timeout(self._probe_timeout):
-                    info = await self._js.stream_info(self._stream)
-                    await state.wait_for(info.state.last_seq if info.state.messages else 0)
+                    await state.wait_for(await self._last_sequence(self._stream))
             except (MirrorBehind, TimeoutError, NatsError) as exc:
                 log.warning("suppressions.mirror_behind", extra={"error": type(exc).__name__})
                 joined.set_exception(MirrorBehind(type(exc).__name__))

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -18,8 +19,10 @@ from nats.js.errors import (
     InvalidKeyError,
     KeyWrongLastSequenceError,
     NoStreamResponseError,
+    NotFoundError,
 )
 
+from shared.bus import kvscan
 from shared.bus.fastpub import FastKV, FastPublisher
 from shared.bus.provision import provision
 from shared.clock import JST
@@ -75,7 +78,7 @@ async def test_the_same_event_id_is_stored_once(pub: FastPublisher, js: JetStrea
     assert not first.duplicate
     assert again.duplicate and again.seq == first.seq
     stored = await js.get_msg("SCHEDULE", first.seq)
-    assert TriggerFired.model_validate_json(stored.data) == event
+    assert TriggerFired.model_validate_json(stored.data or b"") == event
     assert stored.headers is not None and stored.headers["Nats-Msg-Id"] == "fire-0001"
 
 
@@ -182,3 +185,27 @@ async def test_kv_delete_with_last_follows_nats_py(
     assert ours.value.err_code == theirs.value.err_code == 10071
     assert await fast.delete("hr.P1", last=rev) is True
     assert await fast.create("hr.P1", b"again") > rev  # over the delete marker
+
+
+async def test_an_unreadable_reply_raises_in_its_caller(pub: FastPublisher, nc: Client) -> None:
+    async def answer(msg: Msg) -> None:
+        await msg.respond(b"{not json")
+
+    await nc.subscribe("garbled.x", cb=answer)
+    with pytest.raises(ValueError):  # json's decode error, not a publish waiting forever
+        await pub.publish("garbled.x", b"x")
+
+
+async def test_last_sequence_is_the_stream_info_answer(
+    pub: FastPublisher, js: JetStreamContext
+) -> None:
+    kv = await js.create_key_value(bucket="lastseq")
+    assert (
+        await pub.last_sequence("KV_lastseq") == 0 == await kvscan.last_sequence(js, "KV_lastseq")
+    )
+    await kv.put("a", b"1")
+    revision = await kv.put("b", b"2")
+    assert await pub.last_sequence("KV_lastseq") == revision
+    assert await kvscan.last_sequence(js, "KV_lastseq") == revision
+    with pytest.raises(NotFoundError):
+        await pub.last_sequence("KV_no_such_bucket")

@@ -1,7 +1,8 @@
 """Delivery faults that must neither blame the patron nor send a mail twice.
 
 - A relay refusing the *session* (greeting, EHLO) says nothing about the recipient: the
-  mail is deferred (``cause=relay_refused``), never ``failed``.
+  mail is deferred (``cause=relay_refused``), never ``failed``; so is a relay whose TLS
+  certificate does not verify (``cause=relay_tls_failed``), and both are logged as errors.
 - The ``sent`` write after the relay's 250 failing (broker timeout) is retried, not turned
   into a redelivery that resends after the lease.
 - ``Ledger.abandon`` losing its compare-and-set still lets the caller dead-letter.
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
@@ -27,6 +29,10 @@ from services.mailer.plan.work import prompt_work
 from shared.contracts.ils import HoldCancelled
 from shared.mailrecord import MailRecord
 from tests.integration.mailer.conftest import Mailer, MailerFactory
+from tests.support.servers import free_port
+from tests.support.smtp import RecordingSMTP
+from tests.support.tls import Pki
+from tests.support.tls import pki as pki  # the session-scoped test CA (a fixture)
 
 DOMAIN = "plib.pref.aomori.lg.jp"
 ADDRESS = "p1@docomo.ne.jp"
@@ -109,6 +115,38 @@ async def test_a_relay_refusing_the_session_defers_the_mail(
     refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
     assert refused and refused[0].levelno == logging.ERROR
     assert all("@" not in str(value) for value in vars(refused[0]).values())
+
+
+async def test_a_relay_certificate_that_does_not_verify_defers_the_mail(
+    mailer_factory: MailerFactory, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger=SENDER_LOG)
+    relay = RecordingSMTP()
+    port = free_port()
+    # A relay signed by a CA the mailer was not given (no OTAYORI_SMTP_CA_FILE).
+    controller = Controller(
+        relay.handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=pki.server_context(),
+        require_starttls=True,
+    )
+    controller.start()
+    try:
+        mailer = mailer_factory()
+        mailer.settings = mailer.settings.model_copy(
+            update={"smtp_port": port, "smtp_tls": "starttls"}
+        )
+        await mailer.start()
+        await mailer.publish(cancelled_hold())
+        await mailer.wait_outcomes(1, "deferred")
+    finally:
+        controller.stop()
+    first = (await mailer.outcomes())[0]
+    assert (first.cause, first.smtp_command) == ("relay_tls_failed", "connect")
+    assert relay.received == []
+    refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
+    assert refused and refused[0].levelno == logging.ERROR
 
 
 # -- the ``sent`` write fails after the relay's 250 -------------------------------------

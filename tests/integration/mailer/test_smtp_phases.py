@@ -2,6 +2,8 @@
 
 docomo and au answer "Unknown user" at RCPT for a bad address but refuse at DATA when the
 patron's reception filter blocks us: the bounce service tells them apart by this phase.
+Every test runs against a relay without PIPELINING (one command at a time) and one that
+advertises it (MAIL, RCPT and DATA written together, their replies read together).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ MESSAGE = b"Subject: test\r\nMessage-ID: <t@x>\r\n\r\nhello\r\n"
 class _Scripted:
     """An aiosmtpd handler refusing one command with a given reply (None: accept all)."""
 
-    def __init__(self, refuse: str | None = None, reply: str = "") -> None:
+    def __init__(
+        self, refuse: str | None = None, reply: str = "", *, pipelining: bool = False
+    ) -> None:
+        self.pipelining = pipelining
         self.refuse = refuse
         self.reply = reply
         self.once = False  # refuse only the next time, then accept again
@@ -44,6 +49,8 @@ class _Scripted:
         if self.refuse == "ehlo":
             return [self.reply]
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_HELO(self, server: Any, session: Any, envelope: Any, hostname: str) -> str:
@@ -73,9 +80,9 @@ class _Scripted:
         return "250 2.0.0 Ok: queued as 4XyZ"
 
 
-@pytest.fixture
-def sink() -> Iterator[tuple[_Scripted, int]]:
-    handler = _Scripted()
+@pytest.fixture(params=[False, True], ids=["one_at_a_time", "pipelined"])
+def sink(request: pytest.FixtureRequest) -> Iterator[tuple[_Scripted, int]]:
+    handler = _Scripted(pipelining=request.param)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
