@@ -8,6 +8,7 @@ parentheses. The year is printed only when it differs from the mail's own year
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -24,6 +25,12 @@ def weekday_kanji(day: date) -> str:
 
 def ja_date(day: date, ref_year: int | None = None) -> str:
     """``12月6日(日)``; with ``2027年`` in front when the year differs from ``ref_year``."""
+    return _ja_date(day, ref_year)
+
+
+@lru_cache(maxsize=1024)
+def _ja_date(day: date, ref_year: int | None) -> str:
+    """``ja_date``, cached: the mails of a run print the same few dates."""
     text = f"{day.month}月{day.day}日({weekday_kanji(day)})"
     if ref_year is not None and day.year != ref_year:
         return f"{day.year}年{text}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from shared.carriers import domain_of
 #: CRLF output; pre-encoded ISO-2022-JP headers are emitted as given, never refolded to UTF-8.
 POLICY = email.policy.SMTP.clone(refold_source="none")
 MAX_LINE = 998  # RFC 5322 2.1.1, octets without CRLF
+_UNSAFE_IN_HEADER = re.compile("[\r\n\0]")
 
 #: Unicode characters Japanese input methods produce (CP932 style) for JIS X 0208 symbols,
 #: mapped to the code points Python's ``iso-2022-jp`` codec encodes (9:00～19:00 -> 〜).
@@ -44,7 +46,7 @@ _JIS_EQUIVALENTS = str.maketrans(
 
 def check_header_value(header: str, value: str) -> str:
     """``value`` unchanged, or ``HeaderInjection`` when it holds CR, LF or NUL."""
-    if any(c in value for c in "\r\n\0"):
+    if _UNSAFE_IN_HEADER.search(value):
         raise HeaderInjection(header)
     return value
 
