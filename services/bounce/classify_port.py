@@ -15,7 +15,7 @@ from services.bounce.classifier import (
     classify,
 )
 from shared.contracts.bounce import BounceCategory
-from shared.contracts.mail import MailOutcome, SmtpCommand
+from shared.contracts.mail import SESSION_COMMANDS, MailOutcome, SmtpCommand
 
 __all__ = [
     "Classification",
@@ -106,13 +106,9 @@ def dsn_for_smtp_failure(outcome: MailOutcome, domain: str) -> bytes:
     return "\r\n".join(lines).encode("utf-8")
 
 
-#: Phases answered before any recipient was named: the relay refused *us*, not the patron.
-_SESSION_PHASES = ("connect", "ehlo")
-
-
 def classify_smtp_failure(outcome: MailOutcome, domain: str) -> RecipientResult:
     """Classify a 5xx answer at send time (one recipient)."""
-    if outcome.smtp_command in _SESSION_PHASES:
+    if outcome.smtp_command in SESSION_COMMANDS:
         code = outcome.smtp_code or 0
         return RecipientResult(
             recipient=outcome.recipient,

@@ -19,6 +19,9 @@ MailKind = Literal[
 OutcomeName = Literal["sent", "deferred", "failed", "suppressed", "expired"]
 CarrierGroup = Literal["docomo", "au", "softbank", "gmail", "yahoo_japan", "other"]
 SmtpCommand = Literal["connect", "ehlo", "mail", "rcpt", "data"]
+#: Answers given before any recipient was named (the greeting, STARTTLS, AUTH, EHLO, and
+#: MAIL FROM with our own VERP sender): the relay refused *us*, never the patron.
+SESSION_COMMANDS: frozenset[SmtpCommand] = frozenset({"connect", "ehlo", "mail"})
 
 
 class MailOutcome(Event):

@@ -10,7 +10,9 @@ arrives while no command is waiting.
 
 Replies are kept in arrival order. A reply that never comes (the relay closed the
 connection, or it timed out) is reported as ``DROPPED`` in the phase that was waiting for
-it, as ``smtp.Reply`` does for every other path.
+it, as ``smtp.Reply`` does for every other path. Only the answer to the message itself
+can accept a mail: a reply out of protocol earlier on (DATA answered 250 instead of 354)
+is a failure of the session, never a delivery.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.contracts.mail import SmtpCommand
@@ -25,9 +28,8 @@ from shared.contracts.mail import SmtpCommand
 DROPPED = 0  # the pseudo reply code of a connection that failed or dropped
 #: A reply longer than this without its last line is not an SMTP server talking.
 MAX_PENDING = 64 * 1024
-_MAIL_OK = frozenset({250})
-_RCPT_OK = frozenset({250, 251})
-_DATA_GO = frozenset({354})
+_POSITIVE = range(200, 300)  # MAIL and RCPT (RFC 5321 §4.2: 2yz is completion)
+_GO_AHEAD = range(354, 355)  # DATA
 _LONE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
@@ -59,6 +61,15 @@ class Wire(asyncio.Protocol):
     @property
     def is_open(self) -> bool:
         return self.ended is None and not self._transport.is_closing()
+
+    @property
+    def quiet(self) -> bool:
+        """Open with nothing unread: the next transaction's replies will be its own."""
+        return self.is_open and not self._answers and not self._buffer
+
+    def waiting(self) -> Answer | None:
+        """The next reply, if it has arrived, without taking it."""
+        return self._answers[0] if self._answers else None
 
     def write(self, data: bytes) -> bool:
         """Send ``data``; False when the session is already over."""
@@ -140,10 +151,14 @@ class Wire(asyncio.Protocol):
 class Outcome:
     answer: Answer
     command: SmtpCommand  # the command this is the answer to (or was waiting for)
+    final: bool = False  # the answer to the message itself (only that can accept)
 
     @property
     def accepted(self) -> bool:
-        return 200 <= self.answer.code < 300
+        return self.final and 200 <= self.answer.code < 300
+
+
+Phase = Callable[[SmtpCommand, bool], None]  # (the phase reached, message text written)
 
 
 async def transact(
@@ -155,20 +170,24 @@ async def transact(
     pipelining: bool,
     size: bool,
     timeout: float,
+    reached: Phase = lambda command, written: None,
 ) -> Outcome:
     """MAIL, RCPT, DATA and the message; the first refusal (or silence) ends it."""
-    mail = b"MAIL FROM:" + sender + (b" SIZE=%d" % len(data) if size else b"") + b"\r\n"
-    steps: tuple[tuple[SmtpCommand, bytes, frozenset[int]], ...] = (
-        ("mail", mail, _MAIL_OK),
-        ("rcpt", b"RCPT TO:" + recipient + b"\r\n", _RCPT_OK),
-        ("data", b"DATA\r\n", _DATA_GO),
+    text = message_text(data)
+    mail = b"MAIL FROM:" + sender + (b" SIZE=%d" % len(text) if size else b"") + b"\r\n"
+    steps: tuple[tuple[SmtpCommand, bytes, range], ...] = (
+        ("mail", mail, _POSITIVE),
+        ("rcpt", b"RCPT TO:" + recipient + b"\r\n", _POSITIVE),
+        ("data", b"DATA\r\n", _GO_AHEAD),
     )
+    reached("mail", False)
     if pipelining:
         wire.write(b"".join(line for _, line, _ in steps))
         answers = await wire.answers(len(steps), timeout)
     else:
         answers = []
-        for _, line, ok in steps:
+        for command, line, ok in steps:
+            reached(command, False)
             wire.write(line)
             answers += await wire.answers(1, timeout)
             if not answers or answers[-1].code not in ok:
@@ -177,10 +196,18 @@ async def transact(
         if index >= len(answers):
             return Outcome(Answer(DROPPED, wire.ended or "no reply"), command)
         if answers[index].code not in ok:
-            return Outcome(answers[index], command)
-    wire.write(message_text(data))
+            return Outcome(_refusal(answers[index]), command)
+    reached("data", True)
+    wire.write(text)
     final = await wire.answers(1, timeout)
-    return Outcome(final[0] if final else Answer(DROPPED, wire.ended or "no reply"), "data")
+    return Outcome(final[0] if final else Answer(DROPPED, wire.ended or "no reply"), "data", True)
+
+
+def _refusal(answer: Answer) -> Answer:
+    """A refusal as it is; a positive reply where none belongs as a broken session."""
+    if answer.code >= 400:
+        return answer
+    return Answer(DROPPED, f"unexpected reply {answer.code} {answer.text}"[:500])
 
 
 def message_text(data: bytes) -> bytes:

@@ -42,7 +42,7 @@ from shared.carriers import carrier_group
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.ils import LoanOverdue, PatronEmailChanged
-from shared.contracts.mail import CarrierGroup
+from shared.contracts.mail import SESSION_COMMANDS, CarrierGroup
 from shared.mailrecord import LedgerState, message_id_for
 from shared.verp import envelope_sender
 
@@ -167,9 +167,10 @@ class Sender:
             result = Result("sent", reply.code, reply.text, smtp_command=reply.command)
             await self._emit(work, result, claim.attempt)
             log.info("mail.sent", extra=_ids(work, claim, group))
-        elif reply.command in ("connect", "ehlo"):
-            # The relay refused the session, not this recipient: an operations problem
-            # (our relay, its TLS or AUTH), never the patron's. The mail waits for it.
+        elif reply.command in SESSION_COMMANDS:
+            # The relay refused the session or our sender, not this recipient: an
+            # operations problem (our relay, its TLS, AUTH or sender policy), never the
+            # patron's. The mail waits for it.
             if reply.code != DROPPED or _tls_refused(reply):
                 log.error(
                     "mail.relay_refused",
@@ -358,7 +359,7 @@ def _transient_cause(reply: Reply) -> str:
         return "relay_tls_failed"
     if not reply.code:
         return "connection_lost"
-    if reply.command in ("connect", "ehlo"):
+    if reply.command in SESSION_COMMANDS:
         return "relay_refused"
     return "smtp_transient"
 

@@ -31,6 +31,8 @@ from shared.contracts.mail import SmtpCommand
 log = logging.getLogger(__name__)
 
 __all__ = ["DROPPED", "Reply", "SmtpConfig", "SmtpPool", "path"]
+#: Seconds ``close`` waits for the relay's answers to QUIT (shutdown must not stall).
+QUIT_WAIT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,23 @@ class _Progress:
 
     phase: SmtpCommand = "connect"
     client: aiosmtplib.SMTP | None = None
+    wire: Wire | None = None
+    written: bool = False  # the message text has gone out
+
+    def reached(self, phase: SmtpCommand, written: bool) -> None:
+        self.phase, self.written = phase, written
+
+    def cut(self, within: float | None) -> Reply:
+        """The answer when the overall bound cut the exchange (the connection is closed).
+
+        The relay's answer to the message may have arrived just before the cut: then it
+        stands (an accepted mail must be recorded as sent, not sent again)."""
+        late = self.wire.waiting() if self.written and self.wire is not None else None
+        if self.client is not None:
+            self.client.close()
+        if late is not None:
+            return Reply(late.code, late.text, "data")
+        return Reply(DROPPED, f"transaction exceeded {within:g} s", self.phase)
 
 
 def path(address: str) -> bytes:
@@ -156,9 +175,7 @@ class SmtpPool:
             async with asyncio.timeout(within):
                 return await self._exchange(progress, sender, recipient, data)
         except TimeoutError:
-            if progress.client is not None:
-                progress.client.close()
-            return Reply(DROPPED, f"transaction exceeded {within:g} s", progress.phase)
+            return progress.cut(within)
 
     async def _exchange(
         self, progress: _Progress, sender: str, recipient: str, data: bytes
@@ -186,7 +203,7 @@ class SmtpPool:
             return reply
         # Accepted. Nothing here awaits: the caller records the send next.
         conn.sent += 1
-        if conn.sent < self._config.max_messages and conn.wire.is_open:
+        if conn.sent < self._config.max_messages and conn.wire.quiet:
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
         else:
@@ -198,7 +215,7 @@ class SmtpPool:
         oldest = time.monotonic() - self._config.max_idle
         while self._idle:
             conn = self._idle.pop()
-            if conn.wire.is_open and conn.idle_since >= oldest:
+            if conn.wire.quiet and conn.idle_since >= oldest:
                 return conn
             self._discard(conn)
         return None
@@ -206,7 +223,7 @@ class SmtpPool:
     async def _transaction(
         self, conn: _Conn, sender: str, recipient: str, data: bytes, progress: _Progress
     ) -> Reply:
-        progress.phase = "mail"
+        progress.wire = conn.wire
         outcome = await transact(
             conn.wire,
             path(sender),
@@ -215,6 +232,7 @@ class SmtpPool:
             pipelining=conn.pipelining,
             size=conn.size,
             timeout=self._config.timeout,
+            reached=progress.reached,
         )
         return Reply(outcome.answer.code, outcome.answer.text, outcome.command)
 
@@ -226,11 +244,14 @@ class SmtpPool:
         conn.client.close()
 
     async def close(self) -> None:
+        """QUIT every idle connection, all at once, waiting at most ``QUIT_WAIT`` seconds."""
         idle, self._idle = self._idle, []
-        for conn in idle:
-            if conn.wire.write(b"QUIT\r\n"):
-                await conn.wire.answers(1, self._config.timeout)
-            self._discard(conn)
+        await asyncio.gather(*(self._quit(conn) for conn in idle))
+
+    async def _quit(self, conn: _Conn) -> None:
+        if conn.wire.write(b"QUIT\r\n"):
+            await conn.wire.answers(1, min(self._config.timeout, QUIT_WAIT))
+        self._discard(conn)
 
 
 async def _ehlo_or_helo(client: aiosmtplib.SMTP) -> None:

@@ -9,7 +9,8 @@ group still names the command it answers, and what arrives is the message, byte 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -142,3 +143,100 @@ def test_message_text_ends_lines_with_crlf_and_doubles_leading_dots(
     data: bytes, text: bytes
 ) -> None:
     assert message_text(data) == text
+
+
+# -- relays out of protocol -------------------------------------------------------------
+
+Session = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def relay(session: Session) -> AsyncIterator[int]:
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+def scripted(replies: list[bytes], delivered: list[bytes], *, stall: bool = False) -> Session:
+    """Greets, answers EHLO with PIPELINING, then answers the three commands of each
+    transaction with ``replies`` and the message with 250 (or never, with ``stall``)."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay ESMTP\r\n")
+        await reader.readline()
+        writer.write(b"250-relay\r\n250 PIPELINING\r\n")
+        while True:
+            group = [await reader.readline() for _ in range(3)]
+            if not all(group) or group[0].startswith(b"QUIT"):
+                break
+            writer.write(b"".join(replies))
+            if not replies[-1].startswith(b"354"):
+                break
+            body = b""
+            while (line := await reader.readline()) not in (b".\r\n", b""):
+                body += line
+            delivered.append(body)
+            if stall:
+                await reader.read()  # never answers the message
+                break
+            writer.write(b"250 2.0.0 Ok: queued\r\n")
+        writer.close()
+
+    return session
+
+
+async def test_data_answered_250_instead_of_354_is_no_delivery() -> None:
+    delivered: list[bytes] = []
+    async with relay(scripted([b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"], delivered)) as port:
+        [reply] = await _send_all(port, b"Subject: t\r\n\r\nx\r\n")
+    assert not reply.accepted
+    assert (reply.code, reply.command) == (DROPPED, "data")
+    assert "unexpected reply 250" in reply.text
+
+
+async def test_any_2xx_to_rcpt_goes_on_to_the_message() -> None:
+    delivered: list[bytes] = []
+    replies = [b"250 ok\r\n", b"252 2.1.5 cannot verify, will try\r\n", b"354 go\r\n"]
+    async with relay(scripted(replies, delivered)) as port:
+        [reply] = await _send_all(port, b"Subject: t\r\n\r\nx\r\n")
+    assert (reply.code, reply.command, reply.accepted) == (250, "data", True)
+    assert delivered == [b"Subject: t\r\n\r\nx\r\n"]
+
+
+async def test_a_stray_reply_after_the_message_retires_the_connection() -> None:
+    """A relay answering once too often: the extra reply must not answer the next mail."""
+    delivered: list[bytes] = []
+    sessions = 0
+    inner = scripted([b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"], delivered)
+
+    async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sessions
+        sessions += 1
+        original = writer.write
+
+        def write(data: bytes) -> None:
+            original(data + (b"250 2.0.0 and again\r\n" if data.startswith(b"250 2.0.0") else b""))
+
+        writer.write = write  # type: ignore[method-assign]
+        await inner(reader, writer)
+
+    async with relay(chatty) as port:
+        replies = await _send_all(port, b"Subject: 1\r\n\r\nx\r\n", b"Subject: 2\r\n\r\ny\r\n")
+    assert [(r.code, r.command) for r in replies] == [(250, "data")] * 2
+    assert [body.split(b"\r\n")[0] for body in delivered] == [b"Subject: 1", b"Subject: 2"]
+    assert sessions == 2
+
+
+async def test_a_relay_silent_after_the_message_is_cut_in_the_data_phase() -> None:
+    delivered: list[bytes] = []
+    replies = [b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"]
+    async with relay(scripted(replies, delivered, stall=True)) as port:
+        pool = _pool(port)
+        try:
+            reply = await pool.transmit(SENDER, RCPT, b"Subject: t\r\n\r\nx\r\n", within=1.0)
+        finally:
+            await pool.close()
+    assert (reply.code, reply.command) == (DROPPED, "data")
+    assert delivered  # the relay has the text: the phase must say so (a deferral, not "mail")

@@ -51,7 +51,7 @@ def test_a_refusal_at_send_time_is_classified_with_its_phase(
     assert str(result.category) == category
 
 
-@pytest.mark.parametrize("command", ["connect", "ehlo"])
+@pytest.mark.parametrize("command", ["connect", "ehlo", "mail"])
 def test_a_relay_refusing_our_session_is_never_the_patrons_fault(command: SmtpCommand) -> None:
     outcome = failed("taro@docomo.ne.jp", 554, "5.3.2 Service currently unavailable", command)
     result = classify_smtp_failure(outcome, DOMAIN)
