@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared.contracts.mail import CarrierGroup, MailKind, OutcomeName
@@ -29,5 +31,22 @@ class MailerMetrics:
             registry=registry,
         )
 
+        # ``labels()`` validates and looks up its arguments on every call; the label sets
+        # are few (kinds × groups × outcomes), so each child is looked up once.
+        self._outcome: dict[tuple[str, str, str], Any] = {}
+        self._seconds: dict[str, Any] = {}
+
     def outcome(self, kind: MailKind, group: CarrierGroup, outcome: OutcomeName) -> None:
-        self.outcomes.labels(kind=kind, carrier_group=group, outcome=outcome).inc()
+        key = (kind, group, outcome)
+        child = self._outcome.get(key)
+        if child is None:
+            child = self._outcome[key] = self.outcomes.labels(
+                kind=kind, carrier_group=group, outcome=outcome
+            )
+        child.inc()
+
+    def observe_send(self, group: CarrierGroup, seconds: float) -> None:
+        child = self._seconds.get(group)
+        if child is None:
+            child = self._seconds[group] = self.send_seconds.labels(carrier_group=group)
+        child.observe(seconds)

@@ -10,28 +10,26 @@ Order matters for exactly-once (see docs/mailer.md):
 4. the SMTP transaction; on the server's 250 the very next await is the ledger write
    ``sent`` (nothing else in between; retried until the claim's lease ends), then the
    outcome, then the ack. Steps 4's transaction and write run to their end even when the
-   handler is cancelled (SIGTERM past the grace): see ``_to_the_end``.
+   handler is cancelled (SIGTERM past the grace): see ``recording.to_the_end``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
-
-from nats.errors import Error as NatsError
+from typing import TypeVar
 
 from services.mailer.delivery.composer import Composer
 from services.mailer.delivery.gates import GroupGates
 from services.mailer.delivery.ledger import Claim, Ledger
 from services.mailer.delivery.metrics import MailerMetrics
+from services.mailer.delivery.recording import Accepted, SentRecorder, to_the_end
 from services.mailer.delivery.smtp import DROPPED, Reply, SmtpPool
 from services.mailer.errors import InvalidAddress, MailerError
-from services.mailer.plan.claims import Done, Later, needs_refresh, sent_write_deadline
+from services.mailer.plan.claims import Done, Later, needs_refresh
 from services.mailer.plan.grouping import address_for
 from services.mailer.plan.model import MailWork, SourceEvent
 from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
@@ -50,11 +48,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: A ledger write that may succeed when tried again (broker timeout, reconnect, ...).
-_BROKER_ERRORS = (NatsError, TimeoutError, OSError)
-#: Backoff between ``sent`` write attempts (seconds): doubles from the first to the last.
-_SENT_RETRY_FIRST = 0.05
-_SENT_RETRY_MAX = 2.0
 
 Publish = Callable[[Event], Awaitable[None]]
 Lookup = Callable[[str], Awaitable[bool]]
@@ -97,12 +90,10 @@ class Sender:
         self._is_returned = is_returned
         self._address_change = address_change
         self._metrics = metrics
-        # Mails the relay accepted whose ``sent`` write failed until their lease ended
-        # (kept so that a redelivery to this process records them instead of resending).
-        self._unrecorded: dict[str, _Accepted] = {}
+        self._recorder = SentRecorder(ledger, clock)
 
     async def handle(self, work: MailWork, delivery: Delivery) -> None:
-        accepted = self._unrecorded.get(work.mail_id)
+        accepted = self._recorder.unrecorded(work.mail_id)
         if accepted is not None:
             await self._record_late(work, accepted)
             return
@@ -160,8 +151,8 @@ class Sender:
         async with self._gates.slot(group), self._pool.slot():
             await self._keep_claim(work, claim, delivery)
             started = time.monotonic()
-            reply = await _to_the_end(self._send_and_record(work, claim, sender, address, data))
-        self._metrics.send_seconds.labels(carrier_group=group).observe(time.monotonic() - started)
+            reply = await to_the_end(self._send_and_record(work, claim, sender, address, data))
+        self._metrics.observe_send(group, time.monotonic() - started)
         self._gates.observe(group, reply.code, reply.text)
         if reply.accepted:
             result = Result("sent", reply.code, reply.text, smtp_command=reply.command)
@@ -211,47 +202,13 @@ class Sender:
         if reply.accepted:
             # The window between the server's 250 and this write is the only place a
             # kill -9 can cause a second copy: keep it free of any other await.
-            await self._record_sent(work, claim, reply)
+            await self._recorder.record(claim, reply)
         return reply
 
-    async def _record_sent(self, work: MailWork, claim: Claim, reply: Reply) -> None:
-        """Write ``sent``, retrying broker errors until the claim's lease ends.
-
-        The same record (same ``updated_at``) is written each time: when an attempt had
-        landed but its answer was lost, the next one meets a revision conflict and the
-        ledger's fallback ``put`` writes that same record again.
-        """
-        now = self._clock.now()
-        deadline = sent_write_deadline(claim.record, self._ledger.lease)
-        pause = _SENT_RETRY_FIRST
-        while True:
-            try:
-                await self._ledger.finish(
-                    claim, "sent", now, code=reply.code, text=reply.text, command=reply.command
-                )
-                return
-            except _BROKER_ERRORS as exc:
-                extra = {"mail_id": work.mail_id, "error": type(exc).__name__}
-                if self._clock.now() >= deadline:
-                    self._unrecorded[work.mail_id] = _Accepted(claim, reply, now)
-                    log.error("mail.sent_unrecorded", extra=extra)
-                    raise
-                log.warning("mail.sent_write_retry", extra=extra)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, _SENT_RETRY_MAX)
-
-    async def _record_late(self, work: MailWork, accepted: _Accepted) -> None:
+    async def _record_late(self, work: MailWork, accepted: Accepted) -> None:
         """A redelivered mail this process saw accepted: record ``sent``, never resend."""
+        await self._recorder.record_late(accepted)
         reply = accepted.reply
-        await self._ledger.finish(
-            accepted.claim,
-            "sent",
-            accepted.at,
-            code=reply.code,
-            text=reply.text,
-            command=reply.command,
-        )
-        del self._unrecorded[work.mail_id]
         result = Result("sent", reply.code, reply.text, smtp_command=reply.command)
         await self._emit(work, result, accepted.claim.attempt)
         log.info("mail.sent", extra=_ids(work, accepted.claim, carrier_group(work.recipient)))
@@ -345,15 +302,6 @@ class Sender:
         return work if len(kept) == len(work.events) else replace_events(work, kept)
 
 
-@dataclass(frozen=True, slots=True)
-class _Accepted:
-    """The relay's 250 for a mail whose ``sent`` write has not landed yet."""
-
-    claim: Claim
-    reply: Reply
-    at: datetime
-
-
 def _transient_cause(reply: Reply) -> str:
     if _tls_refused(reply):
         return "relay_tls_failed"
@@ -367,30 +315,6 @@ def _transient_cause(reply: Reply) -> str:
 def _tls_refused(reply: Reply) -> bool:
     """The relay's certificate could not be verified (expired, wrong name, unknown CA)."""
     return reply.command in ("connect", "ehlo") and "CERTIFICATE_VERIFY_FAILED" in reply.text
-
-
-async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
-    """Run ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
-
-    Used for the SMTP transaction and its ``sent`` write: a cancellation (SIGTERM past the
-    shutdown grace) can then not land between the relay's 250 and the ledger write, nor
-    cut a transaction whose end the ledger would not know. Both are bounded (the
-    transaction by half the lease, the write by the rest of it).
-    """
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
-    if cancelled:
-        if not task.cancelled():
-            task.exception()  # retrieved: the caller's cancellation wins
-        raise asyncio.CancelledError
-    return task.result()
 
 
 def replace_events(work: MailWork, events: list[SourceEvent]) -> MailWork:

@@ -243,7 +243,7 @@ async def test_a_sent_write_failing_past_the_lease_is_recorded_on_redelivery(
                 gave_up.set()
 
     watcher = GiveUpSeen(level=logging.ERROR)
-    logger = logging.getLogger(SENDER_LOG)
+    logger = logging.getLogger("services.mailer.delivery.recording")
     logger.addHandler(watcher)
     attempts: list[str] = []
 

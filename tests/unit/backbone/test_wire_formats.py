@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
 import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.carriers import carrier_group
 from shared.mailrecord import address_key, mail_id_for, mail_id_from_message_id, message_id_for
@@ -21,6 +26,15 @@ def test_a_verp_token_round_trips_and_survives_case_folding() -> None:
     token = find_token(f"To: <{sender.upper()}>")
     assert token is not None
     assert verify_token(SECRET, token) == "abc123"
+
+
+@given(st.binary(min_size=1, max_size=64), st.from_regex(r"[a-z0-9]{1,40}", fullmatch=True))
+def test_the_token_mac_is_base32_of_the_truncated_hmac(secret: bytes, mail_id: str) -> None:
+    # The format is public (the bounce service verifies it): 16 lower-case base32
+    # characters of the first 80 bits of HMAC-SHA256, exactly as ``b32encode`` writes them.
+    digest = hmac.new(secret, mail_id.encode(), hashlib.sha256).digest()
+    expected = base64.b32encode(digest[:10]).decode().lower()
+    assert make_token(secret, mail_id) == f"{mail_id}.{expected}"
 
 
 @pytest.mark.parametrize("forged", ["abc123.aaaaaaaaaaaaaaaa", "abc123", "abc123.ABCDEFGH"])
