@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +12,15 @@ from shared.carriers import CARRIER_GROUPS
 from shared.settings import CommonSettings
 
 SmtpTls = Literal["none", "starttls", "tls"]
+
+#: Characters no mail header can show: controls (CR, LF, TAB, ESC, ...), line and paragraph
+#: separators, and lone surrogates (environment bytes that were not UTF-8).
+_NOT_IN_HEADERS = {
+    "Cc": "a control character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "an undecodable byte (is the environment UTF-8?)",
+}
 
 
 class MailerSettings(CommonSettings):
@@ -94,6 +104,11 @@ class MailerSettings(CommonSettings):
         description="Where the weekly bounce digest for staff is mailed.",
     )
 
+    @field_validator("mail_from_name")
+    @classmethod
+    def _display_name(cls, value: str) -> str:
+        return check_display_name(value)
+
     @field_validator("group_concurrency", "group_rate")
     @classmethod
     def _group_table(cls, value: str) -> str:
@@ -111,6 +126,18 @@ class MailerSettings(CommonSettings):
     @property
     def dkim_enabled(self) -> bool:
         return self.dkim_selector is not None and self.dkim_key_file is not None
+
+
+def check_display_name(value: str) -> str:
+    """``value`` unchanged, or ValueError naming the first character a header cannot hold."""
+    for position, char in enumerate(value, start=1):
+        what = _NOT_IN_HEADERS.get(unicodedata.category(char))
+        if what is not None:
+            raise ValueError(
+                f"character {position} (U+{ord(char):04X}) is {what}; "
+                "the display name must be one line of printable text"
+            )
+    return value
 
 
 def parse_group_table(text: str) -> dict[str, float]:

@@ -11,13 +11,17 @@ falls back to UTF-8 (①, 髙, emoji are not in JIS X 0208).
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.policy
 import re
-from email.header import Header
+from email.errors import HeaderParseError
+from email.header import Header, decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime, formataddr
+from functools import lru_cache
 
 from services.mailer.compose.dates import JST
 from services.mailer.compose.model import Charset, Envelope, RenderedMail
@@ -27,7 +31,15 @@ from shared.carriers import domain_of
 #: CRLF output; pre-encoded ISO-2022-JP headers are emitted as given, never refolded to UTF-8.
 POLICY = email.policy.SMTP.clone(refold_source="none")
 MAX_LINE = 998  # RFC 5322 2.1.1, octets without CRLF
+#: Folded header lines are at most 76 octets: one 75-character encoded-word (the RFC 2047
+#: maximum) after the continuation line's space.
+FOLD_WIDTH = 76
+MAX_WORD = 75
+#: An ASCII subject with a word longer than this is encoded (a line of its own otherwise).
+_LONGEST_PLAIN_WORD = 60
 _UNSAFE_IN_HEADER = re.compile("[\r\n\0]")
+#: A display name written as RFC 2047 encoded-words only (raw, before the ``<addr>``).
+_ENCODED_PHRASE = re.compile(r"(?:\s*=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)+\s*")
 
 #: Unicode characters Japanese input methods produce (CP932 style) for JIS X 0208 symbols,
 #: mapped to the code points Python's ``iso-2022-jp`` codec encodes (9:00～19:00 -> 〜).
@@ -71,13 +83,8 @@ def to_iso2022jp(text: str) -> str | None:
 def build_message(mail: RenderedMail, envelope: Envelope, charset: Charset) -> bytes:
     """The message's bytes with CRLF line endings. ``mail`` is already in final form."""
     msg = EmailMessage(policy=POLICY)
-    if charset == "iso-2022-jp":
-        name = Header(envelope.from_name, "iso-2022-jp", header_name="From").encode()
-        msg.set_raw("From", f"{name}\n <{envelope.from_addr}>")
-        msg["To"] = envelope.to
-    else:
-        msg["From"] = Address(display_name=envelope.from_name, addr_spec=envelope.from_addr)
-        msg["To"] = envelope.to
+    _set_sender(msg, envelope, charset)
+    msg["To"] = envelope.to
     msg.set_raw("Subject", encoded_header("Subject", mail.subject, charset))
     msg["Date"] = format_datetime(envelope.date.astimezone(JST))
     msg["Message-ID"] = envelope.message_id
@@ -90,15 +97,79 @@ def build_message(mail: RenderedMail, envelope: Envelope, charset: Charset) -> b
     return msg.as_bytes()
 
 
+def _set_sender(msg: EmailMessage, envelope: Envelope, charset: Charset) -> None:
+    """From: the display name as ``encoded_words``, one per line, then the address on a
+    line of its own; a short plain-ASCII name in UTF-8 mail as the stdlib writes it.
+
+    The stdlib's ``Address`` folder writes a long non-ASCII name in words of up to 76
+    characters (RFC 2047 allows 75) and splits a long quoted ASCII name into a quoted part
+    and a comment, which reads back without its parentheses.
+    """
+    name, address = envelope.from_name, envelope.from_addr
+    if name and (charset == "iso-2022-jp" or not _plain_phrase(name, address)):
+        msg.set_raw("From", "\n ".join((*encoded_words("From", name, charset), f"<{address}>")))
+    else:
+        msg["From"] = Address(display_name=name, addr_spec=address)
+
+
+def _plain_phrase(name: str, address: str) -> bool:
+    """Whether the stdlib writes ``name`` as a display name that reads back unchanged:
+    ASCII, single spaces, nothing like an encoded-word, the header on one line."""
+    return (
+        name.isascii()
+        and name == " ".join(name.split())
+        and "=?" not in name
+        and len(f"From: {formataddr((name, address))}") <= FOLD_WIDTH
+    )
+
+
+@lru_cache(maxsize=64)
+def encoded_words(header: str, value: str, charset: Charset) -> tuple[str, ...]:
+    """``value`` as RFC 2047 ``B`` encoded-words, to be folded one per line after ``header:``.
+
+    Each word is at most 75 characters (the first leaves room for ``header: `` within
+    ``FOLD_WIDTH``), holds whole characters and is encoded on its own: an ISO-2022-JP word
+    starts in ASCII and ends switched back to it, so every word decodes by itself
+    (RFC 2047 section 5). ``value`` must be encodable in ``charset``; ``()`` when empty.
+    """
+    if not value:
+        return ()
+    prefix = f"=?{charset}?b?"
+    overhead = len(prefix) + len("?=")
+    first = (FOLD_WIDTH - len(header) - len(": ") - overhead) // 4 * 3
+    rest = (MAX_WORD - overhead) // 4 * 3
+    return tuple(
+        prefix + binascii.b2a_base64(chunk, newline=False).decode("ascii") + "?="
+        for chunk in _chunks(value, charset, first, rest)
+    )
+
+
+def _chunks(value: str, codec: str, first: int, rest: int) -> list[bytes]:
+    """``value`` cut between characters into pieces that encode to at most ``first``, then
+    ``rest`` octets each (a piece is encoded whole: ISO-2022-JP escapes are per piece)."""
+    pieces: list[bytes] = []
+    start, limit, encoded = 0, first, b""
+    for end in range(1, len(value) + 1):
+        candidate = value[start:end].encode(codec)
+        if len(candidate) > limit and end - 1 > start:
+            pieces.append(encoded)
+            start, limit = end - 1, rest
+            candidate = value[start:end].encode(codec)
+        encoded = candidate
+    pieces.append(encoded)
+    return pieces
+
+
 def encoded_header(name: str, value: str, charset: Charset) -> str:
-    """``value`` folded to 78 columns: plain ASCII when it is, RFC 2047 words otherwise.
+    """``value`` folded to 78 columns: plain ASCII when it is, ``encoded_words`` otherwise.
 
     (The stdlib's own folder moves a long ASCII subject whole onto a continuation line,
-    which reads back with a leading space; ``Header`` folds at the spaces instead.)
+    which reads back with a leading space; ``Header`` folds at the spaces instead. Its
+    encoded-words reach 76 characters, one more than RFC 2047 allows.)
     """
-    if value.isascii() and all(len(word) <= 60 for word in value.split()):
+    if value.isascii() and all(len(word) <= _LONGEST_PLAIN_WORD for word in value.split()):
         return Header(value, "us-ascii", header_name=name).encode()
-    return Header(value, charset, header_name=name).encode()
+    return "\n ".join(encoded_words(name, value, charset))
 
 
 def wrap_for_7bit(text: str) -> str:
@@ -126,8 +197,7 @@ def verify(data: bytes, mail: RenderedMail, envelope: Envelope) -> None:
     problems = []
     if str(parsed["Subject"]) != mail.subject:
         problems.append("Subject")
-    sender = parsed["From"]
-    if sender is None or [a.display_name for a in sender.addresses] != [envelope.from_name]:
+    if sender_names(data, parsed) != [envelope.from_name]:
         problems.append("From")
     body = parsed.get_body()
     text = body.get_content() if isinstance(body, EmailMessage) else None
@@ -135,3 +205,31 @@ def verify(data: bytes, mail: RenderedMail, envelope: Envelope) -> None:
         problems.append("body")
     if problems:
         raise ComposeError(f"the message does not parse back: {', '.join(problems)}")
+
+
+def sender_names(data: bytes, parsed: EmailMessage) -> list[str | None]:
+    """The From header's display names as RFC 2047 reads them (``None``: undecodable).
+
+    Python's address parser (3.11) reads the whitespace between two adjacent encoded-words
+    of a display name as a space (CPython gh-128110), where RFC 2047 section 6.2 says it
+    is ignored: a name too long for one word would read back with spaces where it was cut.
+    A display name written as encoded-words only is therefore decoded from the raw header
+    with ``decode_header``, which ignores that whitespace as mail clients do.
+    """
+    sender = parsed["From"]
+    if sender is None:
+        return []
+    names: list[str | None] = [address.display_name for address in sender.addresses]
+    if len(names) == 1:
+        raw = str(BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)["From"])
+        phrase = raw.rpartition("<")[0]
+        if _ENCODED_PHRASE.fullmatch(phrase):
+            names = [_decoded(phrase)]
+    return names
+
+
+def _decoded(phrase: str) -> str | None:
+    try:
+        return str(make_header(decode_header(phrase)))
+    except (HeaderParseError, UnicodeDecodeError, LookupError):
+        return None

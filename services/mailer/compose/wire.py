@@ -3,8 +3,9 @@
 The stdlib ``EmailMessage`` machinery (header objects, the policy folder) cost ~4 ms a
 mail; the headers here are few and known, so they are written out directly:
 
-- display name and subject as RFC 2047 ``B`` encoded-words, each at most 75 characters
-  and never splitting a character, folded one word per line (lines <= 76 octets);
+- display name and subject as RFC 2047 ``B`` encoded-words (``mime.encoded_words``: each
+  at most 75 characters, never splitting a character), folded one word per line (lines
+  <= 76 octets), exactly as ``mime.build_message`` writes the display name;
 - the body as UTF-8 with CRLF lines, base64 in 76-character lines.
 
 It produces what ``mime.build_message`` produces for these inputs (the tests parse both
@@ -15,18 +16,14 @@ display name, unusual addresses, ISO-2022-JP) takes the stdlib path.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from services.mailer.compose.dates import JST
-from services.mailer.compose.mime import encoded_header
+from services.mailer.compose.mime import encoded_header, encoded_words
 from services.mailer.compose.model import Envelope, RenderedMail
 
-#: An RFC 2047 encoded-word is at most 75 characters: ``=?utf-8?b?`` + payload + ``?=``.
-_WORD_OVERHEAD = len("=?utf-8?b??=")
-_MAX_WORD = 75
 _MAX_LINE = 76
 #: Addresses written as they are (the stdlib writes these unchanged too).
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9.\-]+")
@@ -116,27 +113,4 @@ def _subject(subject: str) -> str:
 @lru_cache(maxsize=256)
 def _encoded(name: str, value: str) -> str:
     """``Name: =?utf-8?b?...?=`` folded one encoded-word per line (cached, as above)."""
-    first_budget = _MAX_LINE - len(name) - 2 - _WORD_OVERHEAD
-    budget = _MAX_WORD - _WORD_OVERHEAD
-    words = [_word(chunk) for chunk in _chunks(value, first_budget // 4 * 3, budget // 4 * 3)]
-    return f"{name}: " + "\r\n ".join(words)
-
-
-def _word(chunk: bytes) -> str:
-    return "=?utf-8?b?" + binascii.b2a_base64(chunk, newline=False).decode("ascii") + "?="
-
-
-def _chunks(value: str, first: int, rest: int) -> list[bytes]:
-    """``value`` as UTF-8 pieces of at most ``first`` then ``rest`` octets, whole chars."""
-    pieces: list[bytes] = []
-    current = bytearray()
-    limit = first
-    for char in value:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > limit and current:
-            pieces.append(bytes(current))
-            current = bytearray()
-            limit = rest
-        current += encoded
-    pieces.append(bytes(current))
-    return pieces
+    return f"{name}: " + "\r\n ".join(encoded_words(name, value, "utf-8"))
