@@ -14,6 +14,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+
+from nats.errors import Error as NatsError
 
 from services.mailer.collect.store import PendingStore, Stored
 from services.mailer.plan import grouping, keys
@@ -107,39 +110,65 @@ class Collector:
             return
         # The batch's Saturday run has started: mail these late items now rather than
         # never (a supplementary mail of this event alone, its own run and business key),
-        # unless the Saturday run has marked them already.
-        trigger = TriggerFired.model_validate_json(fired)
-        run = self._online_loan_run(trigger, late=event)
+        # unless the Saturday run has marked them already. Items a run of the batch has
+        # mailed (the entry's tombstones) are not late: a redelivery or re-post of them
+        # mails nothing, one listing more items mails the new ones alone.
         stored = await self._store.read(key)
-        if stored is not None:
-            await self._fan_out_one(run, stored)
+        late = grouping.late_event(stored.entry, event) if stored is not None else None
+        if stored is None or late is None:
+            log.info("collect.online_loan_already_mailed", extra={"patron_id": event.patron_id})
+            return
+        trigger = TriggerFired.model_validate_json(fired)
+        await self._fan_out_one(self._online_loan_run(trigger, late=late), stored)
         log.warning("collect.online_loan_late", extra={"patron_id": event.patron_id})
 
     # -- triggers --------------------------------------------------------------------------
 
     async def on_trigger(self, trigger: TriggerFired, delivery: Delivery) -> None:
         if trigger.trigger == "weekly-loan-mail":
-            run = self._online_loan_run(trigger)
-            assert run.batch is not None
-            marker = keys.fired_marker(run.batch.thursday)
-            await self._store.put_marker(marker, trigger.model_dump_json().encode())
-            pattern = keys.online_loan_batch_filter(run.batch.thursday)
+            await self._weekly_run(trigger, delivery)
         elif trigger.trigger == "daily-hold-ready":
-            rd = trigger.run_date
-            run = Run(
-                "hold_ready",
-                keys.hold_ready_run(rd),
-                trigger,
-                grouping.hold_ready_eligible(rd),
-                grouping.hold_ready_useless(rd),
-            )
-            pattern = keys.HOLD_READY_FILTER
+            await self._hold_ready_run(trigger, delivery)
         elif trigger.trigger == "daily-overdue":
             await self._overdue_run(trigger, delivery)
+        # Any other trigger is not one the mailer acts on (filtered out by the consumer).
+
+    async def _weekly_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
+        run = self._online_loan_run(trigger)
+        assert run.batch is not None
+        thursday = run.batch.thursday
+        await self._store.put_marker(
+            keys.fired_marker(thursday), trigger.model_dump_json().encode()
+        )
+        entries = await self._store.scan(keys.online_loan_batch_filter(thursday))
+        await self._fan_out(run, entries, delivery)
+        await self._purge_old_batches(thursday)
+
+    async def _purge_old_batches(self, thursday: date) -> None:
+        """Drop the entries (tombstones) of batches past their retention.
+
+        Housekeeping after the run's mails are out: a failure is logged and left to the
+        next weekly run (which purges a year of batches again), rather than failing a run
+        whose work is done (its redelivery would fan out again for nothing and could end
+        as a misleading dead letter).
+        """
+        batches = keys.expired_batches(thursday)
+        try:
+            await self._store.purge(keys.online_loan_batch_filter(t) for t in batches)
+        except NatsError as exc:
+            log.warning(
+                "collect.batches_purge_failed",
+                extra={"batch_thursday": thursday.isoformat(), "error": type(exc).__name__},
+            )
             return
-        else:
-            return  # not a trigger the mailer acts on (filtered out by the consumer anyway)
-        await self._fan_out(run, await self._store.scan(pattern), delivery)
+        log.info(
+            "collect.batches_purged",
+            extra={
+                "batches": len(batches),
+                "newest": batches[0].isoformat(),
+                "oldest": batches[-1].isoformat(),
+            },
+        )
 
     def _online_loan_run(
         self, trigger: TriggerFired, *, late: LoanOnlineIssued | None = None
@@ -155,6 +184,17 @@ class Collector:
             eligible = grouping.same_items(late)
         siblings = keys.batch_runs(batch.batch_id)  # each respects the others' marks
         return Run("online_loan", run_id, trigger, eligible, grouping.never, batch, siblings)
+
+    async def _hold_ready_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
+        rd = trigger.run_date
+        run = Run(
+            "hold_ready",
+            keys.hold_ready_run(rd),
+            trigger,
+            grouping.hold_ready_eligible(rd),
+            grouping.hold_ready_useless(rd),
+        )
+        await self._fan_out(run, await self._store.scan(keys.HOLD_READY_FILTER), delivery)
 
     async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         entries = await self._store.scan(keys.OVERDUE_FILTER)

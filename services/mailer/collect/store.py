@@ -7,7 +7,7 @@ the pure change, so concurrent collectors never overwrite each other's events.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -24,6 +24,8 @@ from shared.contracts.ils import LoanReturned, PatronEmailChanged
 from shared.contracts.mail import MailKind
 
 PENDING_BUCKET = "mail_pending"
+PENDING_STREAM = f"KV_{PENDING_BUCKET}"
+PENDING_SUBJECTS = f"$KV.{PENDING_BUCKET}."
 RETURNED_BUCKET = "mail_returned"
 MAX_CAS_ROUNDS = 50
 
@@ -74,18 +76,26 @@ class PendingStore:
         return None if entry is None else Stored(key, entry, revision)
 
     async def scan(self, pattern: str) -> list[Stored]:
-        """Every live entry whose key matches ``pattern`` (a NATS wildcard)."""
+        """Every entry with events waiting whose key matches ``pattern`` (a NATS wildcard);
+        entries holding only tombstones are left out."""
         items = await kvscan.scan(self._js, PENDING_BUCKET, pattern)
-        return [
+        stored = (
             Stored(i.key, PendingEntry.model_validate_json(i.value), i.revision)
             for i in items
             if i.value
-        ]
+        )
+        return [s for s in stored if grouping.waiting(s.entry)]
+
+    async def purge(self, patterns: Iterable[str]) -> None:
+        """Remove every key matching each pattern, history and all (idempotent)."""
+        for pattern in patterns:
+            await self._js.purge_stream(PENDING_STREAM, subject=PENDING_SUBJECTS + pattern)
 
     async def change(
         self, key: str, change: Change, *, hint: Stored | None = None
     ) -> Stored | None:
-        """Apply ``change`` with CAS; ``None`` from it = leave as is. Empty → key deleted."""
+        """Apply ``change`` with CAS; ``None`` from it = leave as is. Empty (no events, no
+        tombstones) → key deleted."""
         current = hint
         for _ in range(MAX_CAS_ROUNDS):
             if current is None:
@@ -140,7 +150,7 @@ class PendingStore:
         await self.change(key, lambda entry: grouping.release(entry, run), hint=hint)
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
-        if not entry.events:
+        if grouping.is_empty(entry):
             if last:
                 await self._cas_delete(key, last)
             return None

@@ -8,7 +8,8 @@ in three idempotent steps, each a compare-and-set on the patron's pending entry:
    *as is*: what was assigned is frozen, so a re-run publishes exactly the same mail
    (same business key) even if new events arrived meanwhile; those wait for the next run.
 2. publish the mail work item (Nats-Msg-Id = mail id).
-3. ``release``: drop the events marked with the run.
+3. ``release``: drop the events marked with the run (online loans: keep their loan ids
+   as tombstones, see below).
 
 Marks of other runs. An event marked by a *sibling* run is not free: that run is mailing
 it (or will, when its redelivered message re-runs the same steps), so ``assign`` leaves it
@@ -20,18 +21,26 @@ trigger, the late ILS event) are redelivered until acked, so a crashed sibling's
 are taken up by its own re-run. Any other mark (daily runs: a previous day's run that
 failed for good, or a run id no longer used) is *free again*: the event is taken if
 eligible, else unmarked; no mail is lost, at worst an event is listed in two mails.
+
+Tombstones (online-loan entries). ``release`` keeps the loan ids of the released events in
+``PendingEntry.mailed`` instead of forgetting them, so the entry outlives the batch's mail
+(an update where the key used to be deleted: the same number of writes). ``add_event``
+drops the items already mailed from an event collected again: a redelivery or a re-post
+of mailed items adds nothing; a re-post listing one more item adds that item alone (its
+late mail lists only it). An entry holding only tombstones has nothing to mail: runs skip
+it and ``assign`` on it changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from services.mailer.plan.keys import item_identity
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
 from shared.clock import JST
-from shared.contracts.ils import HoldReady, LoanOverdue, PatronEmailChanged
+from shared.contracts.ils import HoldReady, LoanOnlineIssued, LoanOverdue, PatronEmailChanged
 
 Eligible = Callable[[PendingSource], bool]
 #: Which other runs' marks ``assign`` respects (see the module doc).
@@ -39,12 +48,52 @@ Siblings = Callable[[str], bool]
 
 
 def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
-    """The entry with ``event`` added; ``None`` when it is already there (a redelivery)."""
-    identity = item_identity(event)
+    """The entry with ``event`` added; ``None`` when it is already there (a redelivery)
+    or all its items were mailed already. Only the unmailed items of ``event`` are added."""
+    unsent = unmailed(entry, event) if isinstance(event, LoanOnlineIssued) else event
+    if unsent is None:
+        return None
+    identity = item_identity(unsent)
     for held in entry.events:
-        if held.event.event_id == event.event_id or item_identity(held.event) == identity:
+        if held.event.event_id == unsent.event_id or item_identity(held.event) == identity:
             return None
-    return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=event))})
+    return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
+
+
+def unmailed(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued | None:
+    """``event`` without the loans the entry's tombstones name; ``None`` if none is left."""
+    if not entry.mailed:
+        return event
+    mailed = set(entry.mailed)
+    items = [item for item in event.items if item.loan_id not in mailed]
+    if not items:
+        return None
+    if len(items) == len(event.items):
+        return event
+    return event.model_copy(update={"items": items})
+
+
+def late_event(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued | None:
+    """What the late run of ``event`` mails: the entry's copy of it (its items unmailed
+    when it was collected), else its unmailed items; ``None`` when all were mailed.
+
+    The held copy wins so that a late run always matches what was collected, even when
+    another event sharing a loan was mailed since (that loan is then listed twice).
+    """
+    for held in entry.events:
+        if held.event.event_id == event.event_id and isinstance(held.event, LoanOnlineIssued):
+            return held.event
+    return unmailed(entry, event)
+
+
+def waiting(entry: PendingEntry) -> bool:
+    """Whether the entry has events to mail (not just tombstones)."""
+    return bool(entry.events)
+
+
+def is_empty(entry: PendingEntry) -> bool:
+    """Nothing to mail and nothing to remember: the key can go."""
+    return not entry.events and not entry.mailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +134,20 @@ def assign(
 
 
 def release(entry: PendingEntry, run: str) -> PendingEntry:
-    """The entry without this run's events (empty → the caller deletes the key)."""
-    return entry.model_copy(update={"events": tuple(p for p in entry.events if p.run != run)})
+    """The entry without this run's events, their loans kept as tombstones (online
+    loans); an entry left with neither events nor tombstones is deleted by the caller."""
+    kept = tuple(p for p in entry.events if p.run != run)
+    if len(kept) == len(entry.events):
+        return entry
+    released = (p.event for p in entry.events if p.run == run)
+    return entry.model_copy(update={"events": kept, "mailed": _tombstones(entry, released)})
+
+
+def _tombstones(entry: PendingEntry, released: Iterable[PendingSource]) -> tuple[str, ...]:
+    loans = {i.loan_id for e in released if isinstance(e, LoanOnlineIssued) for i in e.items}
+    if loans <= set(entry.mailed):
+        return entry.mailed
+    return tuple(sorted(loans.union(entry.mailed)))
 
 
 def drop_loans(entry: PendingEntry, loan_ids: Collection[str]) -> PendingEntry:

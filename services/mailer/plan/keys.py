@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from services.mailer.plan.model import SourceEvent
 from shared.contracts.bounce import BounceDigest
@@ -109,6 +109,22 @@ def online_loan_pending_key(batch_thursday: date, patron_id: str) -> str:
 
 def online_loan_batch_filter(batch_thursday: date) -> str:
     return f"ol.{batch_thursday.isoformat()}.*"
+
+
+#: A batch's online-loan entries (and their tombstones) are kept this long after its
+#: Thursday: well past its pickup deadline (the following Sunday week) and any redelivery
+#: or re-post of its events.
+BATCH_RETENTION = timedelta(weeks=4)
+#: How many weeks before the newest expired batch a run purges again, so weeks whose run
+#: was missed (or whose purge failed) are caught up.
+PURGE_LOOKBACK_WEEKS = 52
+
+
+def expired_batches(batch_thursday: date) -> tuple[date, ...]:
+    """The Thursdays whose entries the run of ``batch_thursday``'s batch purges, newest
+    first: those more than ``BATCH_RETENTION`` before it, going back a year."""
+    newest = batch_thursday - BATCH_RETENTION - timedelta(weeks=1)
+    return tuple(newest - timedelta(weeks=w) for w in range(PURGE_LOOKBACK_WEEKS + 1))
 
 
 def hold_ready_pending_key(patron_id: str) -> str:

@@ -54,13 +54,20 @@ class PendingEvent(BaseModel):
 
 
 class PendingEntry(BaseModel):
-    """Value of ``mail_pending[<kind>.<scope>.<patron>]``: one patron's waiting events."""
+    """Value of ``mail_pending[<kind>.<scope>.<patron>]``: one patron's waiting events.
+
+    ``mailed`` (online-loan entries only): the loan ids a run of the batch has already
+    handed to sending (tombstones), so the same items collected again (a redelivery, an
+    ILS re-post) are not mailed twice. An entry holding only tombstones has nothing to
+    mail; the batch's entries are purged a few weeks after its Thursday.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: MailKind
     patron_id: str
     events: tuple[PendingEvent, ...] = ()
+    mailed: tuple[str, ...] = ()
 
 
 class MailWork(Event):
