@@ -24,7 +24,7 @@ from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.model import MailWork, PendingEntry
 from services.mailer.plan.work import make_work, prompt_work
 from shared.bus.consume import Delivery, Reject
-from shared.clock import Clock
+from shared.clock import JST, Clock
 from shared.contracts.base import Event
 from shared.contracts.bounce import BounceDigest
 from shared.contracts.ils import (
@@ -114,8 +114,11 @@ class Collector:
         # mailed (the entry's tombstones) are not late: a redelivery or re-post of them
         # mails nothing, one listing more items mails the new ones alone.
         stored = await self._store.read(key)
-        late = grouping.late_event(stored.entry, event) if stored is not None else None
-        if stored is None or late is None:
+        if stored is None:  # the batch's entries were purged (a very late replay)
+            log.warning("collect.online_loan_batch_gone", extra={"patron_id": event.patron_id})
+            return
+        late = grouping.late_event(stored.entry, event)
+        if late is None:
             log.info("collect.online_loan_already_mailed", extra={"patron_id": event.patron_id})
             return
         trigger = TriggerFired.model_validate_json(fired)
@@ -142,23 +145,27 @@ class Collector:
         )
         entries = await self._store.scan(keys.online_loan_batch_filter(thursday))
         await self._fan_out(run, entries, delivery)
-        await self._purge_old_batches(thursday)
+        # Counted from today at the latest: a trigger forced for a future date must not
+        # purge batches that are still current.
+        await self._purge_old_batches(min(thursday, self._clock.now().astimezone(JST).date()))
 
-    async def _purge_old_batches(self, thursday: date) -> None:
+    async def _purge_old_batches(self, reference: date) -> None:
         """Drop the entries (tombstones) of batches past their retention.
 
         Housekeeping after the run's mails are out: a failure is logged and left to the
         next weekly run (which purges a year of batches again), rather than failing a run
         whose work is done (its redelivery would fan out again for nothing and could end
-        as a misleading dead letter).
+        as a misleading dead letter). Entries still waiting in the newest expired batch
+        (a run that never happened or ended in a dead letter) are named in a warning first.
         """
-        batches = keys.expired_batches(thursday)
+        batches = keys.expired_batches(reference)
         try:
+            await self._warn_unmailed(batches[0])
             await self._store.purge(keys.online_loan_batch_filter(t) for t in batches)
         except NatsError as exc:
             log.warning(
                 "collect.batches_purge_failed",
-                extra={"batch_thursday": thursday.isoformat(), "error": type(exc).__name__},
+                extra={"reference": reference.isoformat(), "error": type(exc).__name__},
             )
             return
         log.info(
@@ -169,6 +176,18 @@ class Collector:
                 "oldest": batches[-1].isoformat(),
             },
         )
+
+    async def _warn_unmailed(self, thursday: date) -> None:
+        waiting = await self._store.scan(keys.online_loan_batch_filter(thursday))
+        if waiting:
+            log.warning(
+                "collect.batch_purged_unmailed",
+                extra={
+                    "batch_thursday": thursday.isoformat(),
+                    "entries": len(waiting),
+                    "patron_ids": [s.entry.patron_id for s in waiting[:50]],
+                },
+            )
 
     def _online_loan_run(
         self, trigger: TriggerFired, *, late: LoanOnlineIssued | None = None

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 import aiosmtplib
 from aiosmtplib import SMTPException, SMTPHeloError, SMTPResponseException
@@ -143,12 +144,12 @@ class SmtpPool:
             client.close()
             return Reply(DROPPED, _describe(exc), phase)
         transport = client.transport
-        if not isinstance(transport, asyncio.Transport) or transport.is_closing():
+        if transport is None or transport.is_closing():
             client.close()
             return Reply(DROPPED, "connection closed after EHLO", phase)
         return _Conn(
             client,
-            Wire.take_over(transport),
+            Wire.take_over(cast(asyncio.Transport, transport)),  # uvloop's is not a subclass
             pipelining=client.supports_extension("pipelining"),
             size=client.supports_extension("size"),
         )

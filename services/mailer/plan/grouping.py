@@ -49,23 +49,33 @@ Siblings = Callable[[str], bool]
 
 def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     """The entry with ``event`` added; ``None`` when it is already there (a redelivery)
-    or all its items were mailed already. Only the unmailed items of ``event`` are added."""
+    or, for an online loan, when every item of it is mailed or held already. Only its
+    other items are added: a run mails each loan of the batch once."""
+    for held in entry.events:
+        if held.event.event_id == event.event_id:
+            return None
     unsent = unmailed(entry, event) if isinstance(event, LoanOnlineIssued) else event
     if unsent is None:
         return None
     identity = item_identity(unsent)
     for held in entry.events:
-        if held.event.event_id == unsent.event_id or item_identity(held.event) == identity:
+        if item_identity(held.event) == identity:
             return None
     return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
 
 
 def unmailed(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued | None:
-    """``event`` without the loans the entry's tombstones name; ``None`` if none is left."""
-    if not entry.mailed:
+    """``event`` without the loans the entry has mailed (tombstones) or holds in another
+    event (whose own run mails them); ``None`` if none is left."""
+    taken = set(entry.mailed).union(
+        item.loan_id
+        for held in entry.events
+        if isinstance(held.event, LoanOnlineIssued) and held.event.event_id != event.event_id
+        for item in held.event.items
+    )
+    if not taken:
         return event
-    mailed = set(entry.mailed)
-    items = [item for item in event.items if item.loan_id not in mailed]
+    items = [item for item in event.items if item.loan_id not in taken]
     if not items:
         return None
     if len(items) == len(event.items):

@@ -147,3 +147,41 @@ async def test_a_failed_purge_does_not_fail_the_run(
     assert len(recorder.works) == 1
     assert await store.read(old) is not None  # left for the next weekly run
     assert "collect.batches_purge_failed" in [r.getMessage() for r in caplog.records]
+
+
+async def test_the_purge_names_entries_that_were_never_mailed(
+    js: JetStreamContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await PendingStore.open(js)
+    collector, _ = await _collector(js, store)
+    await _collect_in_batch(store, _weeks_before(5), "P9")  # its Saturday run never came
+
+    with caplog.at_level(logging.WARNING):
+        await collector.on_trigger(saturday_trigger(), DELIVERY)
+
+    [warning] = [r for r in caplog.records if r.getMessage() == "collect.batch_purged_unmailed"]
+    assert warning.patron_ids == ["P9"]  # type: ignore[attr-defined]
+    assert warning.batch_thursday == _weeks_before(5).isoformat()  # type: ignore[attr-defined]
+
+
+async def test_a_trigger_forced_for_a_future_batch_purges_nothing_current(
+    js: JetStreamContext,
+) -> None:
+    """``otayori schedule fire --force`` with a mistyped date five weeks ahead: the batches
+    of the last weeks are still current and keep their entries."""
+    store = await PendingStore.open(js)
+    collector, _ = await _collector(js, store)
+    current = await _collect_in_batch(store, THURSDAY, "P9")
+    future = THURSDAY + timedelta(weeks=5)
+    batch = BATCH.model_copy(
+        update={
+            "thursday": future,
+            "pickup_start": BATCH.pickup_start + timedelta(weeks=5),
+            "pickup_deadline": BATCH.pickup_deadline + timedelta(weeks=5),
+        }
+    )
+    forced = saturday_trigger().model_copy(update={"event_id": "forced-0001", "batch": batch})
+
+    await collector.on_trigger(forced, DELIVERY)
+
+    assert await store.read(current) is not None

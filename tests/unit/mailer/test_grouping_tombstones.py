@@ -128,3 +128,19 @@ def test_a_late_run_mails_the_event_as_collected_even_if_a_shared_loan_was_maile
     result = grouping.assign(after, run, grouping.same_items(late), grouping.never, SIBLINGS)
     assert result.taken == (second,)
     assert grouping.late_event(grouping.release(result.entry, run), second) is None
+
+
+def test_a_repost_listing_held_loans_adds_only_its_new_loans() -> None:
+    """E1 (L1) waits for its run; a re-post E2 (L1, L2) arrives before it is released:
+    L1 is E1's, so E2 holds L2 alone and no loan is mailed twice."""
+    first = online_loan("P1", "L1")
+    for run in (None, RUN):  # waiting, or marked by the Saturday run
+        entry = _entry(first, run=run)
+        repost = _plus(first, "L2", event_id="repost-1")
+        added = grouping.add_event(entry, repost)
+        assert added is not None
+        held = added.events[-1].event
+        assert isinstance(held, LoanOnlineIssued)
+        assert [i.loan_id for i in held.items] == ["L2"]
+        assert grouping.late_event(added, repost) == held
+        assert grouping.add_event(entry, first.model_copy(update={"event_id": "x"})) is None
