@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 from typing import Literal
@@ -109,6 +110,11 @@ class MailerSettings(CommonSettings):
     def _display_name(cls, value: str) -> str:
         return check_display_name(value)
 
+    @field_validator("mail_from_address", "mail_reply_to", "staff_digest_address")
+    @classmethod
+    def _our_address(cls, value: str | None) -> str | None:
+        return None if value is None else check_our_address(value)
+
     @field_validator("group_concurrency", "group_rate")
     @classmethod
     def _group_table(cls, value: str) -> str:
@@ -126,6 +132,22 @@ class MailerSettings(CommonSettings):
     @property
     def dkim_enabled(self) -> bool:
         return self.dkim_selector is not None and self.dkim_key_file is not None
+
+
+#: The library's own addresses: plain ASCII ``local@domain.tld`` (no name, no brackets).
+_OUR_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def check_our_address(value: str) -> str:
+    """``value`` unchanged, or ValueError: one of our addresses goes into headers and the
+    envelope of every mail, so a typo (a space, a line break, a display name) would fail
+    them all at send time instead of once here."""
+    if len(value) > 254 or not _OUR_ADDRESS.fullmatch(value):
+        raise ValueError(
+            "must be a plain address like online-lending@plib.pref.aomori.lg.jp"
+            " (ASCII, no spaces, no display name or angle brackets)"
+        )
+    return value
 
 
 def check_display_name(value: str) -> str:
