@@ -177,8 +177,8 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
                 SEND_SUBJECTS,
                 max_deliver=SEND_MAX_DELIVER,
                 ack_wait=settings.send_ack_wait,
-                # Several batches' worth fetched at once: the loop waits for a whole batch
-                # before fetching again, so one slow SMTP answer must not idle the pool.
+                # Several times the concurrency in hand: items waiting for a throttled
+                # carrier's pacer hold their own slots while the others are sent.
                 batch=settings.send_concurrency * SEND_BATCH_FACTOR,
                 concurrency=settings.send_concurrency,
                 # The ledger makes a redelivered work item harmless (it is recognised as

@@ -13,7 +13,10 @@ Every message fetched gets exactly one explicit outcome:
   outage never acks a message silently, and a message that keeps failing ends as a dead
   letter with the exception named.
 
-On stop the loop finishes the batch in hand and returns; the runtime then drains.
+Handling overlaps pulling: up to ``batch`` messages are in hand at once, and the next pull
+asks for the free room as soon as half of it is free, so one slow message (a throttled
+carrier's mail) holds its own slot, not a whole batch. On stop the loop pulls no more,
+finishes the messages in hand and returns; the runtime then drains.
 """
 
 from __future__ import annotations
@@ -156,15 +159,21 @@ class Consumer(Generic[E]):
         self._decoder: Decoder[Any] = decoder or _default_decoder
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pull and handle until ``stop`` is set; the batch in hand is always finished."""
+        """Pull and handle until ``stop`` is set; the messages in hand are always finished."""
         sub = await self._subscribe()
         sem = asyncio.Semaphore(self._spec.concurrency)
+        in_hand: set[asyncio.Task[None]] = set()
+        low_water = max(1, self._spec.batch // 2)  # pull again once this much room is free
         failures = 0
         log.info("consumer.started", extra={"consumer": self._spec.durable})
         try:
             while not stop.is_set():
+                room = self._spec.batch - len(in_hand)
+                if room < low_water:
+                    await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                    continue
                 try:
-                    msgs = await sub.fetch(self._spec.batch, timeout=self._spec.fetch_timeout)
+                    msgs = await sub.fetch(room, timeout=self._spec.fetch_timeout)
                 except (TimeoutError, NatsTimeoutError):
                     # nats-py raises a bare asyncio.TimeoutError when the deadline runs
                     # out between its two pull requests: an empty fetch all the same.
@@ -191,8 +200,20 @@ class Consumer(Generic[E]):
                         await asyncio.wait_for(stop.wait(), FETCH_PAUSE)
                     continue
                 failures = 0
-                await asyncio.gather(*(self._bounded(sem, m) for m in msgs))
+                for msg in msgs:
+                    task = asyncio.create_task(self._bounded(sem, msg))
+                    in_hand.add(task)
+                    task.add_done_callback(in_hand.discard)
+        except asyncio.CancelledError:
+            # Cancelled (the shutdown grace ran out): the messages in hand are cancelled
+            # with the loop, as they were when the loop awaited its batch; they are not
+            # acked, so the server redelivers them.
+            for task in in_hand:
+                task.cancel()
+            raise
         finally:
+            if in_hand:
+                await asyncio.gather(*in_hand, return_exceptions=True)
             with contextlib.suppress(NatsError):
                 await sub.unsubscribe()
             log.info("consumer.stopped", extra={"consumer": self._spec.durable})

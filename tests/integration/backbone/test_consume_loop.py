@@ -246,3 +246,55 @@ async def test_a_deleted_durable_consumer_is_declared_again(js: JetStreamContext
     # The new consumer starts from the stream's beginning (DeliverPolicy.ALL): what was
     # handled before may come again, which the idempotent handlers absorb.
     assert handled[0] == "L-before" and handled.count("L-after") == 1
+
+
+async def test_one_slow_message_does_not_hold_the_messages_after_it(js: JetStreamContext) -> None:
+    """A throttled carrier's mail waits in its handler: the loop keeps pulling and handling
+    the rest (with a batch of 4, the 11 after it) instead of waiting for its whole batch."""
+    spec = dataclasses.replace(SPEC, durable="test-slow-one", batch=4, concurrency=4)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(event: LoanReturned, _: Delivery) -> None:
+        if event.loan_id == "slow":
+            await release.wait()
+        handled.append(event.loan_id)
+
+    stop = asyncio.Event()
+    consumer: Consumer[Any] = Consumer(js, spec, handler, service="test", metrics=Metrics("t"))
+    task = asyncio.create_task(consumer.run(stop))
+    for loan in ["slow", *(f"L{n}" for n in range(11))]:
+        await publish(js, _returned(loan))
+    await wait_for(lambda: len(handled) == 11)  # all but the slow one, while it still waits
+    assert "slow" not in handled
+    release.set()
+    await wait_for(lambda: "slow" in handled)
+    stop.set()
+    await task
+
+
+async def test_a_cancelled_loop_cancels_its_messages_in_hand_and_acks_none(
+    js: JetStreamContext,
+) -> None:
+    spec = dataclasses.replace(SPEC, durable="test-cancel", batch=4, concurrency=4)
+    started = asyncio.Event()
+    cancelled: list[str] = []
+
+    async def handler(event: LoanReturned, _: Delivery) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # never returns by itself
+        except asyncio.CancelledError:
+            cancelled.append(event.loan_id)
+            raise
+
+    consumer: Consumer[Any] = Consumer(js, spec, handler, service="test", metrics=Metrics("t"))
+    task = asyncio.create_task(consumer.run(asyncio.Event()))
+    await publish(js, _returned("stuck"))
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancelled == ["stuck"]
+    info = await js.consumer_info("ILS", "test-cancel")
+    assert info.num_ack_pending == 1  # not acked: the server redelivers it
