@@ -9,6 +9,7 @@ without the prefix, lower-case (e.g. ``smtp_password``). Build settings in ``mai
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -16,6 +17,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: A DNS host name: dot-separated labels of letters, digits and inner hyphens.
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
 
 DEFAULT_SECRETS_DIR = "/run/secrets/otayori"
 DEV_VERP_SECRET = "otayori-dev-verp-secret-change-me"
@@ -54,6 +58,15 @@ class CommonSettings(BaseSettings):
     shutdown_grace: float = Field(
         25.0, gt=0, description="Seconds SIGTERM waits for in-flight work before closing."
     )
+
+    @field_validator("mail_domain")
+    @classmethod
+    def _mail_domain(cls, value: str) -> str:
+        if len(value) > 253 or not _HOSTNAME.fullmatch(value):
+            raise ValueError(
+                "must be a domain name like plib.pref.aomori.lg.jp (ASCII labels, no spaces)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

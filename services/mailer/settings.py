@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from services.mailer.compose.address import check_address
+from services.mailer.errors import InvalidAddress
 from shared.carriers import CARRIER_GROUPS
 from shared.settings import CommonSettings
 
@@ -18,6 +19,7 @@ SmtpTls = Literal["none", "starttls", "tls"]
 #: separators, and lone surrogates (environment bytes that were not UTF-8).
 _NOT_IN_HEADERS = {
     "Cc": "a control character",
+    "Cf": "an invisible format character (e.g. a direction override)",
     "Zl": "a line separator",
     "Zp": "a paragraph separator",
     "Cs": "an undecodable byte (is the environment UTF-8?)",
@@ -134,24 +136,24 @@ class MailerSettings(CommonSettings):
         return self.dkim_selector is not None and self.dkim_key_file is not None
 
 
-#: The library's own addresses: plain ASCII ``local@domain.tld`` (no name, no brackets).
-_OUR_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-
-
 def check_our_address(value: str) -> str:
     """``value`` unchanged, or ValueError: one of our addresses goes into headers and the
-    envelope of every mail, so a typo (a space, a line break, a display name) would fail
-    them all at send time instead of once here."""
-    if len(value) > 254 or not _OUR_ADDRESS.fullmatch(value):
-        raise ValueError(
-            "must be a plain address like online-lending@plib.pref.aomori.lg.jp"
-            " (ASCII, no spaces, no display name or angle brackets)"
-        )
+    envelope of every mail, so a typo (a space, a line break, a display name, a bad
+    domain) would fail them all at send time instead of once here. The same check as a
+    patron's address, and it must need no correction."""
+    try:
+        checked = check_address(value)
+    except InvalidAddress as exc:
+        raise ValueError(f"not a usable address ({exc.code})") from None
+    if checked != value:
+        raise ValueError("must be written exactly as used, without spaces or a display name")
     return value
 
 
 def check_display_name(value: str) -> str:
     """``value`` unchanged, or ValueError naming the first character a header cannot hold."""
+    if not value.strip():
+        raise ValueError("the display name must not be blank (Q16: patrons look for it)")
     for position, char in enumerate(value, start=1):
         what = _NOT_IN_HEADERS.get(unicodedata.category(char))
         if what is not None:

@@ -37,7 +37,9 @@ FOLD_WIDTH = 76
 MAX_WORD = 75
 #: An ASCII subject with a word longer than this is encoded (a line of its own otherwise).
 _LONGEST_PLAIN_WORD = 60
-_UNSAFE_IN_HEADER = re.compile("[\r\n\0]")
+#: NUL and every line boundary ``str.splitlines`` (and so ``email.header.Header``) breaks
+#: at, not only CR and LF: a vertical tab in a value would otherwise start a new line.
+_UNSAFE_IN_HEADER = re.compile("[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 #: A display name written as RFC 2047 encoded-words only (raw, before the ``<addr>``).
 _ENCODED_PHRASE = re.compile(r"(?:\s*=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)+\s*")
 
@@ -57,7 +59,7 @@ _JIS_EQUIVALENTS = str.maketrans(
 
 
 def check_header_value(header: str, value: str) -> str:
-    """``value`` unchanged, or ``HeaderInjection`` when it holds CR, LF or NUL."""
+    """``value`` unchanged, or ``HeaderInjection`` when it holds NUL or a line break."""
     if _UNSAFE_IN_HEADER.search(value):
         raise HeaderInjection(header)
     return value

@@ -48,7 +48,11 @@ def _loan_mail(
         ("reply_to", "Reply-To"),
     ],
 )
-@pytest.mark.parametrize("bad", ["\r\nBcc: victim@example.com", "\n", "\r", "\0"])
+@pytest.mark.parametrize(
+    "bad",
+    # CR, LF, NUL, and the other line boundaries ``email.header.Header`` splits at.
+    ["\r\nBcc: victim@example.com", "\n", "\r", "\0", "\x0bBcc: v@example.com", "\x0c", "\u2028"],
+)
 def test_cr_lf_or_nul_in_a_header_value_raises(field: str, header: str, bad: str) -> None:
     base = {"reply_to": "counter@plib.pref.aomori.lg.jp"}
     value = f"x{bad}" if field != "to" else f"taro@example.jp{bad}"

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from functools import cache
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -257,10 +257,12 @@ _ALPHABET = _JIS_TEXT + "AZaz09 .,:;@<>()[]\"'\\=?_-!#\u3000" + "①髙📚é\u2
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=_ALPHABET, max_size=90))
 @example(BRIEF_EXAMPLE)
-@example(" ")
 @example("=?")
 def test_every_name_the_settings_accept_reads_back_on_every_path(name: str) -> None:
-    check_display_name(name)
+    try:
+        check_display_name(name)
+    except ValueError:
+        assume(False)  # refused at startup (blank, invisible characters): never composed
     for change in ({}, {"to": "taro@docomo.ne.jp"}, FALLBACKS["message_id_without_brackets"]):
         mail = _loan_mail(envelope(**{"from_name": name, **change}))
         assert sender_names(mail.data, parse(mail)) == [name]
@@ -291,6 +293,6 @@ def test_the_settings_refuse_a_name_no_header_can_hold(name: str, code: str) -> 
     assert name not in str(caught.value)
 
 
-@pytest.mark.parametrize("name", [DEFAULT_NAME, BRIEF_EXAMPLE, "", "図書館\u3000担当", "担当📚"])
+@pytest.mark.parametrize("name", [DEFAULT_NAME, BRIEF_EXAMPLE, "図書館\u3000担当", "担当📚"])
 def test_the_settings_accept_printable_names(name: str) -> None:
     assert MailerSettings(mail_from_name=name).mail_from_name == name
