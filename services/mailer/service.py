@@ -62,6 +62,8 @@ SEND_SUBJECTS = ("mail.send.>",)
 #: A deferred mail may be retried for days (until it expires): far more deliveries than
 #: the default; each delivery re-checks expiry first, so this cannot loop forever.
 SEND_MAX_DELIVER = 500
+#: Unacked work items the server allows the send consumer (deferred mails included).
+SEND_MAX_ACK_PENDING = 100_000
 #: Work items fetched per pull, as a multiple of ``send_concurrency``.
 SEND_BATCH_FACTOR = 4
 LEDGER_BUCKET = "mail_ledger"
@@ -184,6 +186,9 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
                 # The ledger makes a redelivered work item harmless (it is recognised as
                 # done), so the ack need not wait for the server's confirmation.
                 confirm_ack=False,
+                # Deferred mails wait nak'ed (minutes to a day) and count as unacked: a
+                # carrier refusing a Saturday's mail must not stop the other carriers'.
+                max_ack_pending=SEND_MAX_ACK_PENDING,
             ),
             sender.handle,
             decode_work,

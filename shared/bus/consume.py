@@ -25,7 +25,7 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -88,6 +88,11 @@ class ConsumerSpec:
     #: handler records its own outcome durably (the mailer's ledger) may take a plain ack:
     #: a lost ack only redelivers a message the handler recognises as done.
     confirm_ack: bool = True
+    #: Messages delivered and not yet acked the server allows. A message nak'ed with a
+    #: delay counts until it is redelivered and acked, so a consumer whose handler defers
+    #: many messages for long (the mailer's deferred mails) needs room for all of them, or
+    #: they stop every other delivery. Default: four batches, at least 256.
+    max_ack_pending: int | None = None
 
     def delay_for(self, delivered: int) -> float:
         index = min(max(delivered - 1, 0), len(self.retry_delays) - 1)
@@ -102,7 +107,7 @@ class ConsumerSpec:
             ack_wait=self.ack_wait,
             # The loop dead-letters at max_deliver itself; the server limit is a backstop.
             max_deliver=self.max_deliver + 2,
-            max_ack_pending=max(self.batch * 4, 256),
+            max_ack_pending=self.max_ack_pending or max(self.batch * 4, 256),
         )
 
 
@@ -138,6 +143,58 @@ def validation_lines(exc: ValidationError) -> list[str]:
     return lines
 
 
+class _InHand:
+    """The messages a consume loop holds, each handled by its own task.
+
+    A message the server redelivers while its first delivery is still in hand (its
+    ``ack_wait`` ran out under a long handler, or while it waited for the semaphore) is
+    not handled a second time alongside: the copy is dropped, and the first delivery's
+    outcome settles the stream sequence. An exception escaping a handler (``handle`` is
+    meant never to raise but for cancellation) is kept and raised by the loop, which
+    then stops the service, as it did when the loop awaited its batch.
+    """
+
+    def __init__(self, batch: int) -> None:
+        self._batch = batch
+        self.low_water = max(1, batch // 2)  # pull again once this much room is free
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._failure: BaseException | None = None
+
+    def room(self) -> int:
+        return self._batch - len(self._tasks)
+
+    def start(self, msg: Msg, work: Coroutine[Any, Any, None]) -> None:
+        seq = msg.metadata.sequence.stream
+        if seq in self._tasks:
+            work.close()  # a redelivered copy of a message in hand
+            log.info("consumer.redelivered_in_hand", extra={"stream_seq": seq})
+            return
+        task = asyncio.create_task(work)
+        self._tasks[seq] = task
+        task.add_done_callback(lambda done: self._done(seq, done))
+
+    def _done(self, seq: int, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(seq) is task:
+            del self._tasks[seq]
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    async def wait_for_room(self) -> None:
+        await asyncio.wait(list(self._tasks.values()), return_when=asyncio.FIRST_COMPLETED)
+
+    def cancel(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def finish(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
 class Consumer(Generic[E]):
     """A durable pull consumer bound to one handler."""
 
@@ -161,19 +218,18 @@ class Consumer(Generic[E]):
     async def run(self, stop: asyncio.Event) -> None:
         """Pull and handle until ``stop`` is set; the messages in hand are always finished."""
         sub = await self._subscribe()
+        hand = _InHand(self._spec.batch)
         sem = asyncio.Semaphore(self._spec.concurrency)
-        in_hand: set[asyncio.Task[None]] = set()
-        low_water = max(1, self._spec.batch // 2)  # pull again once this much room is free
         failures = 0
         log.info("consumer.started", extra={"consumer": self._spec.durable})
         try:
             while not stop.is_set():
-                room = self._spec.batch - len(in_hand)
-                if room < low_water:
-                    await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                hand.raise_failure()
+                if hand.room() < hand.low_water:
+                    await hand.wait_for_room()
                     continue
                 try:
-                    msgs = await sub.fetch(room, timeout=self._spec.fetch_timeout)
+                    msgs = await sub.fetch(hand.room(), timeout=self._spec.fetch_timeout)
                 except (TimeoutError, NatsTimeoutError):
                     # nats-py raises a bare asyncio.TimeoutError when the deadline runs
                     # out between its two pull requests: an empty fetch all the same.
@@ -201,22 +257,21 @@ class Consumer(Generic[E]):
                     continue
                 failures = 0
                 for msg in msgs:
-                    task = asyncio.create_task(self._bounded(sem, msg))
-                    in_hand.add(task)
-                    task.add_done_callback(in_hand.discard)
+                    hand.start(msg, self._bounded(sem, msg))
         except asyncio.CancelledError:
             # Cancelled (the shutdown grace ran out): the messages in hand are cancelled
             # with the loop, as they were when the loop awaited its batch; they are not
             # acked, so the server redelivers them.
-            for task in in_hand:
-                task.cancel()
+            hand.cancel()
             raise
         finally:
-            if in_hand:
-                await asyncio.gather(*in_hand, return_exceptions=True)
-            with contextlib.suppress(NatsError):
-                await sub.unsubscribe()
-            log.info("consumer.stopped", extra={"consumer": self._spec.durable})
+            try:
+                await hand.finish()
+            finally:
+                with contextlib.suppress(NatsError):
+                    await sub.unsubscribe()
+                log.info("consumer.stopped", extra={"consumer": self._spec.durable})
+        hand.raise_failure()
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         """Declare the durable consumer (idempotent) and bind a pull subscription to it."""
@@ -309,7 +364,7 @@ class Consumer(Generic[E]):
             occurred_at=datetime.now(UTC),
             service=self._service,
             consumer=self._spec.durable,
-            original_subject=msg.subject,
+            original_subject=msg.subject[:300],
             original_msg_id=d.msg_id,
             deliveries=d.num_delivered,
             reason=reason[:4000],

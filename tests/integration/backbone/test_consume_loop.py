@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -298,3 +299,66 @@ async def test_a_cancelled_loop_cancels_its_messages_in_hand_and_acks_none(
     assert cancelled == ["stuck"]
     info = await js.consumer_info("ILS", "test-cancel")
     assert info.num_ack_pending == 1  # not acked: the server redelivers it
+
+
+async def test_a_message_redelivered_while_in_hand_is_not_handled_twice_alongside(
+    js: JetStreamContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler outlasts ``ack_wait``: the server redelivers, the loop (pulling on) gets
+    the copy while the first delivery is still in hand, and drops it."""
+    spec = dataclasses.replace(
+        SPEC, durable="test-in-hand", batch=4, concurrency=2, ack_wait=1.0, max_deliver=10
+    )
+    release = asyncio.Event()
+    calls: list[int] = []
+
+    async def handler(_: LoanReturned, delivery: Delivery) -> None:
+        calls.append(delivery.num_delivered)
+        await release.wait()
+
+    caplog.set_level(logging.INFO, logger="shared.bus.consume")
+    consumer: Consumer[Any] = Consumer(js, spec, handler, service="test", metrics=Metrics("t"))
+    task = asyncio.create_task(consumer.run(stop := asyncio.Event()))
+    await publish(js, _returned("long"))
+    await wait_for(
+        lambda: any(r.getMessage() == "consumer.redelivered_in_hand" for r in caplog.records)
+    )
+    assert calls == [1]
+    release.set()
+
+    async def settled() -> bool:
+        return (await js.consumer_info("ILS", "test-in-hand")).num_ack_pending == 0
+
+    await wait_for(settled)
+    stop.set()
+    await task
+    assert calls == [1]
+
+
+async def test_an_exception_escaping_a_handler_stops_the_loop(
+    js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Consumer[Any], msg: Any) -> None:
+        raise RuntimeError("escaped")
+
+    monkeypatch.setattr(Consumer, "handle", broken)
+    consumer: Consumer[Any] = Consumer(
+        js,
+        dataclasses.replace(SPEC, durable="test-escape"),
+        _never,
+        service="t",
+        metrics=Metrics("t"),
+    )
+    task = asyncio.create_task(consumer.run(asyncio.Event()))
+    await publish(js, _returned("boom"))
+    with pytest.raises(RuntimeError, match="escaped"):
+        await asyncio.wait_for(task, 10)
+
+
+async def _never(_: LoanReturned, __: Delivery) -> None:
+    raise AssertionError("not called")
+
+
+def test_max_ack_pending_can_make_room_for_long_deferrals() -> None:
+    assert SPEC.config().max_ack_pending == 256
+    assert dataclasses.replace(SPEC, max_ack_pending=100_000).config().max_ack_pending == 100_000
