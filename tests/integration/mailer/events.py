@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 from services.mailer.plan.model import MailWork
 from services.mailer.plan.work import make_work
+from shared.bus.consume import Delivery
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanItem, LoanOnlineIssued, LoanOverdue, LoanReturned
 from shared.contracts.schedule import BatchWindow, TriggerFired, TriggerName
@@ -94,3 +95,13 @@ def overdue(patron: str, loan: str, level: int = 1) -> LoanOverdue:
 def returned(patron: str, loan: str) -> LoanReturned:
     when = datetime(2026, 12, 4, 10, 0, tzinfo=JST)
     return LoanReturned(occurred_at=when, patron_id=patron, loan_id=loan, returned_at=when)
+
+
+class _NoDelivery:
+    """The ``Delivery`` of a handler called directly (no message behind it)."""
+
+    async def in_progress(self) -> None:
+        return None
+
+
+DELIVERY: Delivery = _NoDelivery()  # type: ignore[assignment]

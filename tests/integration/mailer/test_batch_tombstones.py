@@ -18,22 +18,13 @@ from services.mailer.collect.store import PendingStore
 from services.mailer.plan import keys
 from services.mailer.plan.model import MailWork
 from shared.bus import kvscan
-from shared.bus.consume import Delivery
 from shared.clock import ManualClock
 from shared.contracts.base import Event
 from tests.integration.mailer.conftest import SATURDAY
-from tests.integration.mailer.events import BATCH, THURSDAY, online_loan, saturday_trigger
+from tests.integration.mailer.events import BATCH, DELIVERY, THURSDAY, online_loan, saturday_trigger
 
 PATRON = "P1"
 ENTRY = keys.online_loan_pending_key(THURSDAY, PATRON)
-
-
-class _Delivery:
-    async def in_progress(self) -> None:
-        return None
-
-
-DELIVERY: Delivery = _Delivery()  # type: ignore[assignment]
 
 
 class Recorder:

@@ -238,8 +238,28 @@ async def test_a_relay_we_cannot_verify_never_gets_a_mail(
     assert served.relay.accepted == []
 
 
-async def test_a_pooled_tls_session_answered_421_is_replaced_at_once(
-    serve: Serve, pki: Pki, pipelining: bool
+async def _answer_421(served: _Served) -> None:
+    # The relay gives up on the idle session: the next MAIL on it is answered 421.
+    served.relay.refuse_next_mail = "421 4.4.2 closing"
+
+
+async def _close(served: _Served) -> None:
+    # The relay closes the idle session (TLS close_notify, then FIN). Whether the pool
+    # notices before reusing it or only at MAIL, the mail goes on a new session.
+    await _on_relay_loop(served, served.relay.servers[0].transport.close)
+
+
+@pytest.mark.parametrize(
+    ("end", "seen_over_tls"),  # MAIL commands the relay saw over TLS (the 421'd one too)
+    [(_answer_421, 3), (_close, 2)],
+    ids=["answered_421", "closed"],
+)
+async def test_a_pooled_tls_session_the_relay_ended_is_replaced_at_once(
+    serve: Serve,
+    pki: Pki,
+    pipelining: bool,
+    end: Callable[[_Served], Awaitable[None]],
+    seen_over_tls: int,
 ) -> None:
     served = await serve(
         pipelining=pipelining, tls_context=pki.server_context(), require_starttls=True
@@ -248,8 +268,7 @@ async def test_a_pooled_tls_session_answered_421_is_replaced_at_once(
     pool = _pool(served.port, "starttls", pki.ca_pem)
     try:
         first = await pool.send(SENDER, RCPT, MESSAGE)
-        # The relay gives up on the idle session: the next MAIL on it is answered 421.
-        relay.refuse_next_mail = "421 4.4.2 closing"
+        await end(served)
         second = await pool.send(SENDER, RCPT, MESSAGE)
     finally:
         await pool.close()
@@ -257,29 +276,7 @@ async def test_a_pooled_tls_session_answered_421_is_replaced_at_once(
     assert _accepted_data(second), second
     assert relay.accepted == [MESSAGE] * 2
     assert len(relay.sessions) == 2  # the second mail went on a fresh TLS session
-    assert relay.tls == ["TLSv1.3"] * 3
-
-
-async def test_a_pooled_tls_session_the_relay_closed_is_replaced_at_once(
-    serve: Serve, pki: Pki, pipelining: bool
-) -> None:
-    served = await serve(
-        pipelining=pipelining, tls_context=pki.server_context(), require_starttls=True
-    )
-    relay = served.relay
-    pool = _pool(served.port, "starttls", pki.ca_pem)
-    try:
-        first = await pool.send(SENDER, RCPT, MESSAGE)
-        # The relay closes the idle session (TLS close_notify, then FIN). Whether the
-        # pool notices before reusing it or only at MAIL, the mail goes on a new session.
-        await _on_relay_loop(served, relay.servers[0].transport.close)
-        second = await pool.send(SENDER, RCPT, MESSAGE)
-    finally:
-        await pool.close()
-    assert _accepted_data(first), first
-    assert _accepted_data(second), second
-    assert relay.accepted == [MESSAGE] * 2
-    assert len(relay.sessions) == 2
+    assert relay.tls == ["TLSv1.3"] * seen_over_tls
 
 
 async def _on_relay_loop(served: _Served, action: Callable[[], object]) -> None:
