@@ -8,7 +8,14 @@ from services.mailer.plan.model import MailWork
 from services.mailer.plan.work import make_work
 from shared.bus.consume import Delivery
 from shared.clock import JST
-from shared.contracts.ils import HoldReady, LoanItem, LoanOnlineIssued, LoanOverdue, LoanReturned
+from shared.contracts.ils import (
+    HoldCancelled,
+    HoldReady,
+    LoanItem,
+    LoanOnlineIssued,
+    LoanOverdue,
+    LoanReturned,
+)
 from shared.contracts.schedule import BatchWindow, TriggerFired, TriggerName
 
 THURSDAY = date(2026, 12, 3)
@@ -77,6 +84,18 @@ def hold_ready(patron: str, hold: str, secured: datetime, deadline: date) -> Hol
         secured_at=secured,
         pickup_deadline=deadline,
     )
+
+
+def hold_cancelled(
+    patron: str,
+    email: str,
+    hold: str = "H-1",
+    *,
+    at: datetime = datetime(2026, 12, 5, 8, 0, tzinfo=JST),
+    title: str = "りんごの四季",
+) -> HoldCancelled:
+    """A hold cancelled (pickup deadline passed): mailed at once, not in a run."""
+    return HoldCancelled(occurred_at=at, patron_id=patron, email=email, hold_id=hold, title=title)
 
 
 def overdue(patron: str, loan: str, level: int = 1) -> LoanOverdue:

@@ -30,12 +30,13 @@ from services.mailer.service import library_composer
 from shared.bus.consume import Delivery, Retry
 from shared.clock import ManualClock
 from shared.contracts.base import Event
-from shared.contracts.ils import HoldCancelled
 from shared.contracts.mail import CarrierGroup
 from shared.mailrecord import MailRecord
 from tests.integration.mailer.conftest import SATURDAY, mailer_settings
-from tests.support.nats import NatsServer
+from tests.integration.mailer.events import hold_cancelled
+from tests.support.relays import serving
 from tests.support.smtp import RecordingSMTP
+from tools.localservers import NatsServer
 
 LEASE = 120.0
 DOMAIN = "plib.pref.aomori.lg.jp"
@@ -102,13 +103,7 @@ async def rig(
     )
     pool = SmtpPool(SmtpConfig("127.0.0.1", smtp_server.port))
     gates = HeldGates()
-    event = HoldCancelled(
-        occurred_at=datetime(2026, 12, 4, 8, 0, tzinfo=UTC),
-        patron_id="P1",
-        email=ADDRESS,
-        hold_id="H-1",
-        title="本",
-    )
+    event = hold_cancelled("P1", ADDRESS, at=datetime(2026, 12, 4, 8, 0, tzinfo=UTC), title="本")
     published: list[Event] = []
 
     async def publish(e: Event) -> None:
@@ -225,13 +220,9 @@ async def test_a_transaction_is_cut_at_its_overall_bound() -> None:
         await reader.read()  # until the client gives up and closes
         writer.close()
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    pool = SmtpPool(SmtpConfig("127.0.0.1", port, timeout=300.0))
-    try:
+    async with serving(silent) as port:
+        pool = SmtpPool(SmtpConfig("127.0.0.1", port, timeout=300.0))
         async with pool.slot():
             reply = await pool.transmit("a@x.jp", ADDRESS, b"x", within=0.2)
-    finally:
-        server.close()
     assert (reply.code, reply.command) == (DROPPED, "connect")
     assert "exceeded" in reply.text

@@ -10,20 +10,14 @@ import pytest
 from shared.contracts.ils import HoldCancelled
 from shared.mailrecord import Suppression, address_key
 from tests.integration.mailer.conftest import Mailer
-from tests.integration.mailer.events import online_loan, saturday_trigger
+from tests.integration.mailer.events import hold_cancelled, online_loan, saturday_trigger
 from tests.support.smtp import DROP
 
 ADDRESS = "p100@example.jp"
 
 
 def _cancelled(email: str, hold: str = "H-1") -> HoldCancelled:
-    return HoldCancelled(
-        occurred_at=datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
-        patron_id="P100",
-        email=email,
-        hold_id=hold,
-        title="りんごの四季",
-    )
+    return hold_cancelled("P100", email, hold, at=datetime(2026, 12, 5, 8, 0, tzinfo=UTC))
 
 
 def _fail_first(reply: str, times: int = 1):  # type: ignore[no-untyped-def]

@@ -29,6 +29,8 @@ from services.mailer.plan.work import prompt_work
 from shared.contracts.ils import HoldCancelled
 from shared.mailrecord import MailRecord
 from tests.integration.mailer.conftest import Mailer, MailerFactory
+from tests.integration.mailer.events import hold_cancelled
+from tests.support.relays import Session, answering, serving
 from tests.support.servers import free_port
 from tests.support.smtp import RecordingSMTP
 from tests.support.tls import Pki
@@ -40,13 +42,7 @@ SENDER_LOG = "services.mailer.delivery.sender"
 
 
 def cancelled_hold() -> HoldCancelled:
-    return HoldCancelled(
-        occurred_at=datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
-        patron_id="P1",
-        email=ADDRESS,
-        hold_id="H-1",
-        title="本",
-    )
+    return hold_cancelled("P1", ADDRESS, at=datetime(2026, 12, 5, 8, 0, tzinfo=UTC), title="本")
 
 
 async def ledger_records(mailer: Mailer) -> list[MailRecord]:
@@ -62,54 +58,33 @@ async def ledger_records(mailer: Mailer) -> list[MailRecord]:
 # -- the relay refuses the session ------------------------------------------------------
 
 
-Session = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
-
-
-async def refuse_greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"554 5.3.2 Service currently unavailable\r\n")
-    await writer.drain()
-    writer.close()
-
-
-async def refuse_ehlo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"220 relay ESMTP\r\n")
-    await writer.drain()
-    while line := await reader.readline():
-        if line.upper().startswith(b"QUIT"):
-            break
-        writer.write(b"554 5.7.1 Client host rejected: not authorised\r\n")
-        await writer.drain()
-    writer.close()
-
-
-async def refuse_sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A relay whose sender policy refuses our envelope sender (MAIL FROM)."""
-    writer.write(b"220 relay ESMTP\r\n")
-    await reader.readline()
-    writer.write(b"250 relay\r\n")
-    while line := await reader.readline():
-        if line.upper().startswith(b"QUIT"):
-            break
-        if line.upper().startswith(b"MAIL"):
-            writer.write(b"553 5.7.1 Sender address rejected: not owned by user\r\n")
-        else:
-            writer.write(b"503 5.5.1 Error: need MAIL command\r\n")
-        await writer.drain()
-    writer.close()
+refuse_greeting = answering(b"554 5.3.2 Service currently unavailable\r\n")
+refuse_ehlo = answering(
+    b"220 relay ESMTP\r\n", default=b"554 5.7.1 Client host rejected: not authorised\r\n"
+)
+#: A relay whose sender policy refuses our envelope sender (MAIL FROM).
+refuse_sender = answering(
+    b"220 relay ESMTP\r\n",
+    {
+        b"EHLO": b"250 relay\r\n",
+        b"MAIL": b"553 5.7.1 Sender address rejected: not owned by user\r\n",
+    },
+    default=b"503 5.5.1 Error: need MAIL command\r\n",
+)
 
 
 @pytest.fixture
 async def relay_port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
     session: Session = request.param
-    server = await asyncio.start_server(session, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
+    async with serving(session) as port:
+        yield port
 
 
 @pytest.mark.parametrize(
     ("relay_port", "command"),
     [(refuse_greeting, "connect"), (refuse_ehlo, "ehlo"), (refuse_sender, "mail")],
     indirect=["relay_port"],
+    ids=["greeting", "ehlo", "sender"],
 )
 async def test_a_relay_refusing_the_session_defers_the_mail(
     mailer_factory: MailerFactory,

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from services.mailer.plan.work import prompt_work
 from shared.clock import JST
-from shared.contracts.ils import HoldCancelled, PatronEmailChanged
+from shared.contracts.ils import PatronEmailChanged
 from shared.contracts.mail import MailOutcome
 from shared.mailrecord import MailRecord, mail_id_from_message_id
 from tests.integration.mailer.conftest import SATURDAY, Mailer
-from tests.integration.mailer.events import online_loan, saturday_trigger
+from tests.integration.mailer.events import hold_cancelled, online_loan, saturday_trigger
 
 
 def change(patron: str, new: str, when: datetime) -> PatronEmailChanged:
@@ -53,13 +53,7 @@ async def test_a_deferred_mail_is_retried_to_the_address_registered_meanwhile(
     old, new = "p720@example.jp", "p720.new@example.jp"
     # The old mailbox stays full; the patron registers a new address after the deferral.
     mailer.smtp.set_script(lambda phase, rcpt: "452 4.2.2 Mailbox full" if rcpt == old else None)
-    cancelled = HoldCancelled(
-        occurred_at=datetime(2026, 12, 5, 8, 0, tzinfo=JST),
-        patron_id="P720",
-        email=old,
-        hold_id="H-720",
-        title="りんごの四季",
-    )
+    cancelled = hold_cancelled("P720", old, "H-720")
     await mailer.publish(cancelled)
     await mailer.wait_outcomes(1, "deferred")
     await mailer.publish(change("P720", new, datetime(2026, 12, 5, 8, 30, tzinfo=JST)))
@@ -83,13 +77,7 @@ async def test_a_mail_that_waited_in_the_queue_goes_to_the_address_registered_me
     mailer: Mailer,
 ) -> None:
     old, new = "p730@example.jp", "p730.new@example.jp"
-    cancelled = HoldCancelled(
-        occurred_at=datetime(2026, 12, 5, 7, 0, tzinfo=JST),
-        patron_id="P730",
-        email=old,
-        hold_id="H-730",
-        title="りんごの四季",
-    )
+    cancelled = hold_cancelled("P730", old, "H-730", at=datetime(2026, 12, 5, 7, 0, tzinfo=JST))
     # Built an hour before the mailer's clock (as behind a throttled carrier's queue) ...
     work = prompt_work(cancelled, recipient=old, now=SATURDAY - timedelta(hours=1))
     # ... and meanwhile the patron registered a new address.

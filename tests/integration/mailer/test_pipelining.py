@@ -9,13 +9,13 @@ group still names the command it answers, and what arrives is the message, byte 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from services.mailer.delivery.pipelining import message_text
 from services.mailer.delivery.smtp import DROPPED, Reply, SmtpConfig, SmtpPool
+from tests.support.relays import Session, serving
 from tests.support.smtpsink import smtp_sink
 
 SENDER = "bounce+abc.def@plib.pref.aomori.lg.jp"
@@ -114,10 +114,8 @@ async def strict_relay() -> AsyncIterator[tuple[int, list[bytes]]]:
         writer.write(b"221 bye\r\n")
         writer.close()
 
-    server = await asyncio.start_server(session, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1], seen
-    server.close()
-    await server.wait_closed()
+    async with serving(session) as port:
+        yield port, seen
 
 
 async def test_mail_rcpt_and_data_go_out_before_any_reply(
@@ -146,17 +144,6 @@ def test_message_text_ends_lines_with_crlf_and_doubles_leading_dots(
 
 
 # -- relays out of protocol -------------------------------------------------------------
-
-Session = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@contextlib.asynccontextmanager
-async def relay(session: Session) -> AsyncIterator[int]:
-    server = await asyncio.start_server(session, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
 
 
 def scripted(replies: list[bytes], delivered: list[bytes], *, stall: bool = False) -> Session:
@@ -189,7 +176,7 @@ def scripted(replies: list[bytes], delivered: list[bytes], *, stall: bool = Fals
 
 async def test_data_answered_250_instead_of_354_is_no_delivery() -> None:
     delivered: list[bytes] = []
-    async with relay(scripted([b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"], delivered)) as port:
+    async with serving(scripted([b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"], delivered)) as port:
         [reply] = await _send_all(port, b"Subject: t\r\n\r\nx\r\n")
     assert not reply.accepted
     assert (reply.code, reply.command) == (DROPPED, "data")
@@ -199,7 +186,7 @@ async def test_data_answered_250_instead_of_354_is_no_delivery() -> None:
 async def test_any_2xx_to_rcpt_goes_on_to_the_message() -> None:
     delivered: list[bytes] = []
     replies = [b"250 ok\r\n", b"252 2.1.5 cannot verify, will try\r\n", b"354 go\r\n"]
-    async with relay(scripted(replies, delivered)) as port:
+    async with serving(scripted(replies, delivered)) as port:
         [reply] = await _send_all(port, b"Subject: t\r\n\r\nx\r\n")
     assert (reply.code, reply.command, reply.accepted) == (250, "data", True)
     assert delivered == [b"Subject: t\r\n\r\nx\r\n"]
@@ -219,10 +206,10 @@ async def test_a_stray_reply_after_the_message_retires_the_connection() -> None:
         def write(data: bytes) -> None:
             original(data + (b"250 2.0.0 and again\r\n" if data.startswith(b"250 2.0.0") else b""))
 
-        writer.write = write  # type: ignore[method-assign]
+        writer.write = write  # type: ignore[method-assign,assignment]
         await inner(reader, writer)
 
-    async with relay(chatty) as port:
+    async with serving(chatty) as port:
         replies = await _send_all(port, b"Subject: 1\r\n\r\nx\r\n", b"Subject: 2\r\n\r\ny\r\n")
     assert [(r.code, r.command) for r in replies] == [(250, "data")] * 2
     assert [body.split(b"\r\n")[0] for body in delivered] == [b"Subject: 1", b"Subject: 2"]
@@ -232,7 +219,7 @@ async def test_a_stray_reply_after_the_message_retires_the_connection() -> None:
 async def test_a_relay_silent_after_the_message_is_cut_in_the_data_phase() -> None:
     delivered: list[bytes] = []
     replies = [b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"]
-    async with relay(scripted(replies, delivered, stall=True)) as port:
+    async with serving(scripted(replies, delivered, stall=True)) as port:
         pool = _pool(port)
         try:
             reply = await pool.transmit(SENDER, RCPT, b"Subject: t\r\n\r\nx\r\n", within=1.0)

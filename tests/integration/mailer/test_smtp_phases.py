@@ -8,7 +8,6 @@ advertises it (MAIL, RCPT and DATA written together, their replies read together
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.mailer.delivery.smtp import DROPPED, Reply, SmtpConfig, SmtpPool
+from tests.support.relays import answering, serving
 from tests.support.servers import free_port
 
 SENDER = "bounce+abc.def@plib.pref.aomori.lg.jp"
@@ -93,16 +93,8 @@ def sink(request: pytest.FixtureRequest) -> Iterator[tuple[_Scripted, int]]:
 @pytest.fixture
 async def refusing_greeting() -> AsyncIterator[int]:
     """A server whose greeting refuses service (554), as an overloaded relay might."""
-
-    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"554 5.3.2 no service for you\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+    async with serving(answering(b"554 5.3.2 no service for you\r\n")) as port:
+        yield port
 
 
 async def _send(port: int) -> Reply:
