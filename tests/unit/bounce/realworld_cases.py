@@ -1,4 +1,4 @@
-"""What the synthetic real-world bounce fixtures share: a case and short category names."""
+"""What the bounce classifier tests share: a case type and short category names."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ Case = tuple[str, bytes, Category]
 BAD = Category.BAD_ADDRESS
 REJ = Category.DOMAIN_REJECTION
 FULL = Category.MAILBOX_FULL
+FWD = Category.FORWARDING_FAILURE
 TMP = Category.TRANSIENT
 OURS = Category.SENDER_SIDE
 UNK = Category.UNKNOWN

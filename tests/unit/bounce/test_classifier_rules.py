@@ -6,14 +6,7 @@ import pytest
 
 from services.bounce.classifier import Category, classify
 from tests.unit.bounce.dsn import MSGID, dsn, plain
-
-BAD = Category.BAD_ADDRESS
-REJ = Category.DOMAIN_REJECTION
-FULL = Category.MAILBOX_FULL
-FWD = Category.FORWARDING_FAILURE
-TMP = Category.TRANSIENT
-OURS = Category.SENDER_SIDE
-UNK = Category.UNKNOWN
+from tests.unit.bounce.realworld_cases import BAD, FULL, FWD, OURS, REJ, TMP, UNK
 
 CASES = [
     ("5.1.1 user unknown", "5.1.1", "550 5.1.1 <patron@example.jp>... User unknown", BAD),

@@ -8,11 +8,7 @@ import pytest
 from services.bounce.classifier import Category, classify
 from services.bounce.classifier.vendors import host_vendor, message_vendor
 from tests.unit.bounce.dsn import VERP, dsn, plain
-
-BAD = Category.BAD_ADDRESS
-REJ = Category.DOMAIN_REJECTION
-OURS = Category.SENDER_SIDE
-UNK = Category.UNKNOWN
+from tests.unit.bounce.realworld_cases import BAD, OURS, REJ, UNK
 
 
 def _only(raw: bytes) -> tuple[str, Category, str]:
