@@ -162,7 +162,7 @@ class Sender:
             # The relay refused the session or our sender, not this recipient: an
             # operations problem (our relay, its TLS, AUTH or sender policy), never the
             # patron's. The mail waits for it.
-            if reply.code != DROPPED or _tls_refused(reply):
+            if reply.code != DROPPED or reply.tls_unverified:
                 log.error(
                     "mail.relay_refused",
                     extra={
@@ -303,18 +303,13 @@ class Sender:
 
 
 def _transient_cause(reply: Reply) -> str:
-    if _tls_refused(reply):
+    if reply.tls_unverified:
         return "relay_tls_failed"
     if not reply.code:
         return "connection_lost"
     if reply.command in SESSION_COMMANDS:
         return "relay_refused"
     return "smtp_transient"
-
-
-def _tls_refused(reply: Reply) -> bool:
-    """The relay's certificate could not be verified (expired, wrong name, unknown CA)."""
-    return reply.command in ("connect", "ehlo") and "CERTIFICATE_VERIFY_FAILED" in reply.text
 
 
 def replace_events(work: MailWork, events: list[SourceEvent]) -> MailWork:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ class Reply:
     code: int  # DROPPED when there was no answer
     text: str
     command: SmtpCommand | None = None  # the phase whose answer (or silence) this is
+    #: The relay's TLS certificate did not verify (expired, wrong name, unknown CA).
+    tls_unverified: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -142,7 +145,7 @@ class SmtpPool:
             return Reply(exc.code, exc.message, phase)
         except (TimeoutError, SMTPException, OSError) as exc:
             client.close()
-            return Reply(DROPPED, _describe(exc), phase)
+            return Reply(DROPPED, _describe(exc), phase, tls_unverified=_unverified(exc))
         transport = client.transport
         if transport is None or transport.is_closing():
             client.close()
@@ -267,6 +270,16 @@ async def _ehlo_or_helo(client: aiosmtplib.SMTP) -> None:
 def _went_stale(reply: Reply) -> bool:
     """A reused session that died before MAIL was answered (EOF, or 421 "closing")."""
     return reply.command == "mail" and reply.code in (DROPPED, 421)
+
+
+def _unverified(exc: BaseException) -> bool:
+    """Whether ``exc`` or what caused it is a failed certificate check."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _describe(exc: BaseException) -> str:

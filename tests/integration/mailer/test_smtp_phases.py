@@ -144,6 +144,7 @@ async def test_no_server_at_all_is_a_dropped_connect() -> None:
     reply = await _send(free_port())
     assert (reply.code, reply.command) == (DROPPED, "connect")
     assert not reply.accepted
+    assert not reply.tls_unverified  # unreachable is not a certificate problem
 
 
 async def test_an_idle_session_the_relay_closed_is_replaced_at_once(

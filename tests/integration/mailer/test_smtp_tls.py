@@ -234,6 +234,7 @@ async def test_a_relay_we_cannot_verify_never_gets_a_mail(
     (reply,) = await _send_all(_pool(served.port, tls, ca_file), 1)
     assert (reply.code, reply.command) == (DROPPED, "connect")
     assert "CERTIFICATE_VERIFY_FAILED" in reply.text
+    assert reply.tls_unverified
     assert served.relay.sessions == []
     assert served.relay.accepted == []
 
