@@ -5,17 +5,28 @@ per request, an ``asyncio.wait_for`` (a wrapper and a timer handle) per request,
 done-callback to clean the response map. On a hot path doing several publishes per
 message that machinery costs more CPU than the publish itself. ``FastPublisher`` keeps one
 wildcard reply subscription per connection, sends each publish with the reply subject
-``<inbox>.<n>`` and awaits a plain future that the subscription callback resolves. Timeouts
-are enforced by one sweeper task for all publishes (every ``tick`` seconds), not a timer
-each: a publish fails with ``nats.errors.TimeoutError`` between ``timeout`` and
+``<inbox>.<n>`` and awaits a plain future that its reply resolves. Timeouts are enforced
+by one sweeper task for all publishes (every ``tick`` seconds), not a timer each: a
+publish fails with ``nats.errors.TimeoutError`` between ``timeout`` and
 ``timeout + tick`` seconds after it was sent.
 
 Results and errors are those of ``js.publish``: a ``PubAck``; ``APIError.from_error``'s
 exception types for a JetStream error; ``NoStreamResponseError`` when no stream listens on
 the subject (the server's "no responders" status); ``ConnectionClosedError`` once the
-connection is closed. ``FastKV`` does a KV bucket's writes the same way, with nats-py's
-``create`` / ``update`` semantics (``KeyWrongLastSequenceError`` on a compare-and-set
-conflict, a create over a deleted key succeeds) and ``delete``.
+connection is closed; before sending, what ``Client.publish`` raises (``BadSubjectError``,
+``BadHeaderError``, ``MaxPayloadError``, ``ConnectionDrainingError``, and while
+reconnecting, when the buffer is full, ``OutboundBufferLimitError``); a publish made while
+reconnecting is buffered and sent once reconnected. ``FastKV`` does a KV bucket's writes
+the same way, with nats-py's ``create`` / ``update`` semantics
+(``KeyWrongLastSequenceError`` on a compare-and-set conflict, a create over a deleted key
+succeeds) and ``delete``.
+
+Per publish the client also skips what a generic client does for any message: the HPUB line
+is written with pre-encoded header names (``_Wire``), replies are routed synchronously by the
+connection's reader instead of through a subscription queue and task (``_Replies``), and the
+common ack shapes are parsed without ``json`` (``pub_ack``). The nats-py internals this needs
+are all in ``_Wire`` and ``_Replies``; ``tests/integration/backbone/test_fastpub.py`` fails if
+they change.
 """
 
 from __future__ import annotations
@@ -24,11 +35,19 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import ConnectionClosedError
+from nats.errors import (
+    BadHeaderError,
+    BadSubjectError,
+    ConnectionClosedError,
+    ConnectionDrainingError,
+    MaxPayloadError,
+    OutboundBufferLimitError,
+)
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import PubAck
 from nats.js.errors import (
@@ -48,6 +67,16 @@ EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 _STATUS = "Status"
 _NO_RESPONDERS = "503"
 _VALID_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
+# The acks nats-server writes for a stored message (2.15.1, checked by a test):
+# {"stream":"S","seq":1}, {"stream":"S","domain":"D","seq":1}, each may end with
+# ,"duplicate": true (also matched without the space). Names: printable ASCII but '"' and
+# backslash. Anything else (an escape, other characters or spacing, another field, an error)
+# is left to ``json``.
+_NAME = rb"([\x20\x21\x23-\x5b\x5d-\x7e]*)"
+_ACK = re.compile(
+    rb'\{"stream":"' + _NAME + rb'",(?:"domain":"' + _NAME + rb'",)?'
+    rb'"seq":(0|[1-9][0-9]*)(,"duplicate": ?true)?\}'
+)
 
 _Waiter = tuple["asyncio.Future[Msg]", float]
 
@@ -57,9 +86,11 @@ class FastPublisher:
 
     def __init__(self, nc: Client, *, timeout: float = 5.0, tick: float = 0.25) -> None:
         self._nc = nc
+        self._wire = _Wire(nc)
         self._timeout = timeout
         self._tick = tick
         self._prefix = ""
+        self._reply_prefix = b""
         self._next = 0
         self._pending: dict[str, _Waiter] = {}
         self._sub: Subscription | None = None
@@ -67,7 +98,8 @@ class FastPublisher:
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox() + "."
-        self._sub = await self._nc.subscribe(self._prefix + "*", cb=self._on_reply)
+        self._reply_prefix = self._prefix.encode()
+        self._sub = await _Replies.subscribe(self._nc, self._prefix + "*", self._on_reply)
         self._sweeper = asyncio.create_task(self._sweep())
 
     async def close(self) -> None:
@@ -107,11 +139,12 @@ class FastPublisher:
             raise ConnectionClosedError
         self._next += 1
         token = str(self._next)
-        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
-        deadline = asyncio.get_running_loop().time() + (timeout or self._timeout)
-        self._pending[token] = (future, deadline)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Msg] = loop.create_future()
+        self._pending[token] = (future, loop.time() + (timeout or self._timeout))
         try:
-            await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
+            reply = self._reply_prefix + token.encode()
+            await self._wire.publish(subject, reply, payload, headers)
         except BaseException:
             self._pending.pop(token, None)
             raise
@@ -133,7 +166,8 @@ class FastPublisher:
             event.subject(), encode(event), headers={MSG_ID: event.event_id}, timeout=timeout
         )
 
-    async def _on_reply(self, msg: Msg) -> None:
+    def _on_reply(self, msg: Msg) -> None:
+        # Called by the connection's reader for each reply: it must not raise.
         waiter = self._pending.pop(msg.subject[len(self._prefix) :], None)
         if waiter is None or waiter[0].done():
             return  # timed out, or its caller was cancelled
@@ -167,6 +201,15 @@ def pub_ack(msg: Msg) -> PubAck:
         if status == _NO_RESPONDERS:
             raise NoStreamResponseError
         raise APIError(code=int(status) if status and status.isdigit() else None)
+    known = _ACK.fullmatch(msg.data)
+    if known is not None:
+        stream, domain, seq, duplicate = known.groups()
+        return PubAck(
+            stream=stream.decode(),
+            seq=int(seq),
+            domain=None if domain is None else domain.decode(),
+            duplicate=True if duplicate else None,
+        )
     resp = json.loads(msg.data)
     error = resp.get("error")
     if error is not None:
@@ -229,3 +272,109 @@ class FastKV:
 def valid_key(key: str) -> bool:
     """nats-py's KV key rule."""
     return bool(key) and key[0] != "." and key[-1] != "." and bool(_VALID_KEY.fullmatch(key))
+
+
+# The nats-py internals used above, all here; checked against nats-py 2.16.0 (uv.lock).
+# tests/integration/backbone/test_fastpub.py compares the bytes, the errors and the reply
+# routing with nats-py's own, so an upgrade that changes them fails there.
+
+_SUBJECT_INVALID = re.compile(r"[ \t\r\n]")  # nats.aio.client._SUBJECT_INVALID_RE
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # nats.aio.client._HEADER_KEY_RE
+_HEADER_VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
+_MAX_NAMES = 64  # header names encoded once each: the few fixed ones a service uses
+
+
+class _Wire:
+    """``Client.publish`` with the PUB/HPUB line built here, header names encoded once.
+
+    The checks of nats-py's ``Client.publish`` / ``_send_publish`` in the same order with the
+    same errors (subject; closed; draining; while reconnecting, the buffer limit; payload
+    over ``max_payload``; header names), the same bytes, the same statistics, then the same
+    hand-over: ``Client._send_command`` appends to the write buffer (kept while reconnecting,
+    written once reconnected, after the subscriptions are replayed) and
+    ``Client._flush_pending`` wakes the flusher task unless a flush is already queued.
+    The subject is always validated, even with ``skip_subject_validation``.
+    """
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self._names: dict[str, bytes] = {}
+
+    async def publish(
+        self, subject: str, reply: bytes, payload: bytes, headers: dict[str, str] | None
+    ) -> None:
+        nc = self._nc
+        if not subject or _SUBJECT_INVALID.search(subject):
+            raise BadSubjectError
+        if nc.is_closed:
+            raise ConnectionClosedError
+        if nc.is_draining_pubs:
+            raise ConnectionDrainingError
+        size = len(payload)
+        if not nc.is_connected:
+            limit = nc._max_pending_size
+            if limit <= 0 or size + nc.pending_data_size > limit:
+                raise OutboundBufferLimitError
+        if size > nc.max_payload:
+            raise MaxPayloadError
+        command = self.command(subject.encode(), reply, payload, headers)
+        nc.stats["out_msgs"] += 1
+        nc.stats["out_bytes"] += size
+        await nc._send_command(command)
+        if nc._flush_queue is not None and nc._flush_queue.empty():
+            await nc._flush_pending()
+
+    def command(
+        self, subject: bytes, reply: bytes, payload: bytes, headers: dict[str, str] | None
+    ) -> bytes:
+        """The PUB or HPUB protocol line and payload, as nats-py writes them."""
+        if headers is None:
+            return b"PUB %b %b %d\r\n%b\r\n" % (subject, reply, len(payload), payload)
+        header = b"NATS/1.0\r\n"
+        for name, value in headers.items():
+            encoded = self._names.get(name)
+            if encoded is None:
+                encoded = self._name(name)
+            if encoded:
+                value = value.strip()
+                if "\r" in value or "\n" in value:  # translate() costs more than the tests
+                    value = value.translate(_HEADER_VALUE_NEWLINES)
+                header += encoded + value.encode() + b"\r\n"
+        header += b"\r\n"
+        head, size = len(header), len(header) + len(payload)
+        return b"HPUB %b %b %d %d\r\n%b%b\r\n" % (subject, reply, head, size, header, payload)
+
+    def _name(self, name: str) -> bytes:
+        """``b"Name: "``, or ``b""`` for a blank name (nats-py skips it)."""
+        key = name.strip()
+        if key and not _HEADER_NAME.fullmatch(key):
+            raise BadHeaderError(key)
+        encoded = key.encode() + b": " if key else b""
+        if len(self._names) < _MAX_NAMES:
+            self._names[name] = encoded
+        return encoded
+
+
+class _Replies(asyncio.Future[Msg]):
+    """Hands each message of a subscription to ``on_msg`` inside the connection's reader.
+
+    ``Client._process_msg`` gives every message of a subscription made with
+    ``subscribe(future=...)`` (nats-py's old-style request) to that future's ``set_result``
+    at once: no pending queue, task or coroutine per message, and no pending bytes (nothing
+    waits, so ``pending_bytes`` stays 0 and no slow consumer can be reported). This future
+    never completes: ``set_result`` routes the message. ``on_msg`` must not raise or block:
+    an exception there would end the connection's read loop.
+    """
+
+    def __init__(self, on_msg: Callable[[Msg], None]) -> None:
+        super().__init__()
+        self._on_msg = on_msg
+
+    def set_result(self, result: Msg, /) -> None:
+        self._on_msg(result)
+
+    @classmethod
+    async def subscribe(
+        cls, nc: Client, subject: str, on_msg: Callable[[Msg], None]
+    ) -> Subscription:
+        return await nc.subscribe(subject, future=cls(on_msg))

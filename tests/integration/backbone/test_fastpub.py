@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from typing import cast
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError
+from nats.errors import BadHeaderError, ConnectionClosedError, MaxPayloadError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import (
     APIError,
     BadRequestError,
@@ -22,12 +25,13 @@ from nats.js.errors import (
     NotFoundError,
 )
 
-from shared.bus import kvscan
-from shared.bus.fastpub import FastKV, FastPublisher
+from shared.bus import fastpub, kvscan
+from shared.bus.fastpub import FastKV, FastPublisher, pub_ack
 from shared.bus.provision import provision
 from shared.clock import JST
 from shared.contracts.schedule import TriggerFired
-from tools.localservers import NatsServer
+from tests.support.nats import wait_for
+from tools.localservers import NatsServer, start_nats
 
 
 @pytest.fixture
@@ -209,3 +213,205 @@ async def test_last_sequence_is_the_stream_info_answer(
     assert await kvscan.last_sequence(js, "KV_lastseq") == revision
     with pytest.raises(NotFoundError):
         await pub.last_sequence("KV_no_such_bucket")
+
+
+# What the hot path does differently from nats-py (see ``fastpub``'s docstring): the same
+# answers for every ack shape, the same bytes and errors on the wire, the same reconnect
+# buffering, and replies that never queue. These fail if the nats-py internals change.
+
+
+def reply(data: bytes) -> Msg:
+    return Msg(cast(Client, None), subject="_INBOX.x.1", data=data)
+
+
+def as_js_publish(data: bytes) -> PubAck:
+    """What ``js.publish`` answers for ``data``, reduced to the fields ``pub_ack`` keeps."""
+    resp = json.loads(data)
+    if "error" in resp:
+        raise APIError.from_error(resp["error"])
+    ack = PubAck.from_response(resp)
+    return PubAck(stream=ack.stream, seq=ack.seq, domain=ack.domain, duplicate=ack.duplicate)
+
+
+ACK_SHAPES = {
+    "plain": b'{"stream":"MAIL","seq":7}',
+    "duplicate": b'{"stream":"MAIL","seq":7,"duplicate": true}',
+    "duplicate-unspaced": b'{"stream":"MAIL","seq":7,"duplicate":true}',
+    "domain": b'{"stream":"MAIL","domain":"hub","seq":7}',
+    "domain-duplicate": b'{"stream":"MAIL","domain":"hub","seq":7,"duplicate": true}',
+    "domain-after-seq": b'{"stream":"MAIL","seq":7,"domain":"hub","duplicate":true}',
+    "empty-name": b'{"stream":"","seq":0}',
+    "escaped-name": b'{"stream":"M\\u0041IL","seq":7}',
+    "quoted-name": b'{"stream":"M\\"IL","seq":7}',
+    "utf8-name": '{"stream":"メール","seq":7}'.encode(),
+    "white-space": b'{"stream": "MAIL", "seq": 7}',
+    "other-field": b'{"stream":"MAIL","seq":7,"val":"3"}',
+    "duplicate-false": b'{"stream":"MAIL","seq":7,"duplicate":false}',
+    "reordered": b'{"seq":7,"stream":"MAIL"}',
+    "big-seq": b'{"stream":"MAIL","seq":18446744073709551615}',
+}
+BAD_ACKS = {
+    "api-error": b'{"error":{"code":400,"err_code":10060,"description":"expected stream"}}',
+    "leading-zero": b'{"stream":"MAIL","seq":07}',
+    "truncated": b'{"stream":"MAIL","seq":7',
+    "not-utf8": b'{"stream":"M\xffIL","seq":7}',
+    "control-char": b'{"stream":"M\x01IL","seq":7}',
+}
+
+
+@pytest.mark.parametrize("data", ACK_SHAPES.values(), ids=ACK_SHAPES.keys())
+def test_every_ack_shape_decodes_as_js_publish_decodes_it(data: bytes) -> None:
+    assert pub_ack(reply(data)) == as_js_publish(data)
+
+
+@pytest.mark.parametrize("data", BAD_ACKS.values(), ids=BAD_ACKS.keys())
+def test_a_bad_ack_raises_as_js_publish_raises(data: bytes) -> None:
+    with pytest.raises(Exception) as theirs:
+        as_js_publish(data)
+    with pytest.raises(Exception) as ours:
+        pub_ack(reply(data))
+    assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+
+
+async def test_the_servers_acks_take_the_fast_path(pub: FastPublisher) -> None:
+    # Not a behaviour but the reason for it: if the server's ack changes, json decodes it.
+    headers = {"Nats-Msg-Id": "fast-1"}
+    first = await pub.request("mail.send.fast", b"x", headers=headers)
+    again = await pub.request("mail.send.fast", b"x", headers=headers)
+    assert fastpub._ACK.fullmatch(first.data) and fastpub._ACK.fullmatch(again.data)
+    assert pub_ack(again).duplicate is True
+
+
+WIRE_CASES = {
+    "no-headers": ("mail.send.x", None, b"one"),
+    "empty-headers": ("mail.send.x", {}, b""),
+    "msg-id": ("mail.send.x", {"Nats-Msg-Id": "fire-0001"}, b"x" * 900),
+    "cas": ("$KV.mail_ledger.m1", {"Nats-Expected-Last-Subject-Sequence": "0"}, b"v"),
+    "kv-delete": (
+        "$KV.b.k",
+        {"KV-Operation": "DEL", "Nats-Expected-Last-Subject-Sequence": "9"},
+        b"",
+    ),
+    "untidy": ("s.t", {" Padded ": "  a\r\nb  ", " ": "skipped", "X-Name": "図書館"}, b"\r\n"),
+}
+
+
+@pytest.mark.parametrize("case", WIRE_CASES.values(), ids=WIRE_CASES.keys())
+async def test_the_wire_writes_what_nats_py_writes(
+    nc: Client, monkeypatch: pytest.MonkeyPatch, case: tuple[str, dict[str, str] | None, bytes]
+) -> None:
+    subject, headers, payload = case
+    sent: list[bytes] = []
+
+    async def capture(cmd: bytes, priority: bool = False) -> None:
+        sent.append(cmd)
+
+    monkeypatch.setattr(nc, "_send_command", capture)
+    wire = fastpub._Wire(nc)
+    before = dict(nc.stats)
+    await nc.publish(subject, payload, reply="_INBOX.r.1", headers=headers)
+    theirs = dict(nc.stats)
+    for _ in range(2):  # the second time with the header names already encoded
+        await wire.publish(subject, b"_INBOX.r.1", payload, headers)
+    ours = dict(nc.stats)
+    assert sent == [sent[0]] * 3
+    for stat in ("out_msgs", "out_bytes"):
+        assert ours[stat] - theirs[stat] == 2 * (theirs[stat] - before[stat])
+
+
+REFUSALS: dict[str, tuple[str, dict[str, str] | None, int, int | None]] = {
+    # subject, headers, payload size, client status while publishing (None: connected)
+    "empty-subject": ("", None, 1, None),
+    "space-in-subject": ("a b", None, 1, None),
+    "crlf-in-subject": ("a\r\nPUB x 1", None, 1, None),
+    "bad-header-name": ("s", {"Bad Name": "x"}, 1, None),
+    "over-max-payload": ("s", None, 1024 * 1024 + 1, None),
+    "draining": ("s", None, 1, Client.DRAINING_PUBS),
+    "buffer-full-while-reconnecting": ("s", None, 3 * 1024 * 1024, Client.RECONNECTING),
+    "closed": ("s", None, 1, Client.CLOSED),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS.values(), ids=REFUSALS.keys())
+async def test_the_wire_refuses_what_nats_py_refuses(
+    nc: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[str, dict[str, str] | None, int, int | None],
+) -> None:
+    subject, headers, size, status = case
+    sent: list[bytes] = []
+
+    async def capture(cmd: bytes, priority: bool = False) -> None:
+        sent.append(cmd)
+
+    monkeypatch.setattr(nc, "_send_command", capture)
+    assert nc.max_payload == 1024 * 1024
+    connected = nc._status
+    # Both refuse before their first suspension point: no other task sees this status.
+    nc._status = connected if status is None else status
+    try:
+        with pytest.raises(Exception) as theirs:
+            await nc.publish(subject, b"x" * size, reply="_INBOX.r.1", headers=headers)
+        with pytest.raises(Exception) as ours:
+            await fastpub._Wire(nc).publish(subject, b"_INBOX.r.1", b"x" * size, headers)
+    finally:
+        nc._status = connected
+    assert type(ours.value) is type(theirs.value)
+    assert str(ours.value) == str(theirs.value)
+    assert sent == []
+
+
+async def test_a_refused_publish_leaves_nothing_waiting(
+    pub: FastPublisher, js: JetStreamContext, nc: Client
+) -> None:
+    too_big = b"x" * (nc.max_payload + 1)
+    with pytest.raises(MaxPayloadError):
+        await js.publish("mail.send.x", too_big)
+    with pytest.raises(MaxPayloadError):
+        await pub.publish("mail.send.x", too_big)
+    with pytest.raises(BadHeaderError):
+        await pub.publish("mail.send.x", b"x", headers={"Bad Name": "x"})
+    assert pub._pending == {}
+
+
+async def test_a_cancelled_publish_leaves_nothing_waiting(pub: FastPublisher, nc: Client) -> None:
+    await nc.subscribe("silent.z")  # interest, but never an answer
+    waiting = asyncio.create_task(pub.publish("silent.z", b"x", timeout=60))
+    await wait_for(lambda: pub._pending)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await wait_for(lambda: not pub._pending)  # well before its 60 s timeout
+    assert (await pub.publish("mail.send.after", b"ok")).stream == "MAIL"
+
+
+async def test_replies_are_routed_without_a_queue_or_task(pub: FastPublisher) -> None:
+    acks = await asyncio.gather(*(pub.publish("mail.send.q", b"q") for _ in range(200)))
+    assert len({a.seq for a in acks}) == 200
+    sub = pub._sub
+    assert sub is not None
+    assert (sub.delivered, sub.pending_msgs, sub.pending_bytes) == (200, 0, 0)
+    assert sub._wait_for_msgs_task is None
+
+
+async def test_a_publish_made_while_reconnecting_is_sent_once_reconnected(
+    fresh_nats: NatsServer,
+) -> None:
+    client = await nats.connect(fresh_nats.url, reconnect_time_wait=0.05, max_reconnect_attempts=-1)
+    await provision(client.jetstream())
+    publisher = FastPublisher(client, timeout=60.0, tick=0.05)
+    await publisher.start()
+    fresh_nats.stop()
+    await wait_for(lambda: client.is_reconnecting)
+    waiting = asyncio.create_task(publisher.publish("mail.send.later", b"buffered"))
+    await wait_for(lambda: publisher._pending)
+    assert client.is_reconnecting and client.pending_data_size > 0  # buffered, not sent
+    server = start_nats(fresh_nats.store_dir, port=fresh_nats.port)
+    try:
+        ack = await waiting
+        assert (await client.jetstream().get_msg("MAIL", ack.seq)).data == b"buffered"
+        assert (await publisher.publish("mail.send.later", b"next")).seq == ack.seq + 1
+        await publisher.close()
+        await client.close()
+    finally:
+        server.stop()
