@@ -2,6 +2,10 @@
 
 A lost race (another replica, or a redelivery running alongside) re-reads and re-applies
 the pure change, so concurrent collectors never overwrite each other's events.
+
+A run decodes every patron's entry and writes it twice, so entries are decoded with a model
+narrowed to the kind of event their key collects (same entry or same error as the full
+model, without its union's trials) and encoded straight to bytes.
 """
 
 from __future__ import annotations
@@ -9,15 +13,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, get_args
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import TypeAdapter, ValidationError, create_model
 
 from services.mailer.plan import grouping
 from services.mailer.plan.grouping import Eligible, Siblings
-from services.mailer.plan.keys import ADDRESS_FILTER, address_change_key, returned_key
-from services.mailer.plan.model import PendingEntry, PendingSource
+from services.mailer.plan.keys import (
+    ADDRESS_FILTER,
+    address_change_key,
+    pending_kind,
+    returned_key,
+)
+from services.mailer.plan.model import KIND_OF_EVENT, PendingEntry, PendingEvent, PendingSource
 from shared.bus import kvscan
 from shared.bus.kvscan import KvWrites
 from shared.contracts.ils import LoanReturned, PatronEmailChanged
@@ -32,6 +43,65 @@ MAX_CAS_ROUNDS = 50
 
 class ConflictError(RuntimeError):
     """A key kept changing under us (the handler is retried)."""
+
+
+def _narrow(event_type: type[PendingSource]) -> type[PendingEntry]:
+    """``PendingEntry`` whose events are all ``event_type`` (decoding only, never stored)."""
+    event: type[PendingEvent] = create_model(
+        f"PendingEvent{event_type.__name__}", __base__=PendingEvent, event=(event_type, ...)
+    )
+    narrow: type[PendingEntry] = create_model(
+        f"PendingEntry{event_type.__name__}",
+        __base__=PendingEntry,
+        events=(tuple[event, ...], ()),
+    )
+    return narrow
+
+
+#: Per kind of entry, the model validating only that kind's event type. ``PendingSource``'s
+#: smart union tries every member on every event; the event models forbid extra fields and
+#: have distinct required fields, so an event validates as exactly one member or as none:
+#: the narrow model accepts the same payloads of that kind with the same values, without
+#: trying the other members.
+_NARROW: dict[MailKind, type[PendingEntry]] = {
+    KIND_OF_EVENT[t]: _narrow(t) for t in get_args(PendingSource)
+}
+
+
+def decode_entry(key: str, data: bytes) -> PendingEntry:
+    """``PendingEntry.model_validate_json(data)`` for the value of ``key``: the same entry
+    (fields set included) or the same error, faster for the kind of event the key collects."""
+    kind = pending_kind(key)
+    narrow = _NARROW.get(kind) if kind is not None else None
+    if narrow is not None:
+        try:
+            parsed = narrow.model_validate_json(data)
+        except ValidationError:
+            pass  # the full model decides (and words the errors)
+        else:
+            return _widened(parsed)
+    return PendingEntry.model_validate_json(data)
+
+
+def _widened(parsed: PendingEntry) -> PendingEntry:
+    """The narrow model's entry as a ``PendingEntry``: its validated values (the events as
+    they are), the same fields set."""
+    fields = _set_fields(parsed)
+    if "events" in fields:
+        fields["events"] = tuple(PendingEvent.model_validate(_set_fields(p)) for p in parsed.events)
+    return PendingEntry.model_validate(fields)
+
+
+def _set_fields(model: PendingEntry | PendingEvent) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in model.model_fields_set}
+
+
+#: ``entry.model_dump_json().encode()``'s bytes without the detour through ``str``.
+_ENTRY_JSON = TypeAdapter(PendingEntry)
+
+
+def encode_entry(entry: PendingEntry) -> bytes:
+    return _ENTRY_JSON.dump_json(entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +142,19 @@ class PendingStore:
         )
 
     async def read(self, key: str) -> Stored | None:
-        entry, revision = await kvscan.get_model(self._kv, key, PendingEntry)
-        return None if entry is None else Stored(key, entry, revision)
+        try:
+            got = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None
+        if not got.value:
+            return None
+        return Stored(key, decode_entry(key, got.value), got.revision or 0)
 
     async def scan(self, pattern: str) -> list[Stored]:
         """Every entry with events waiting whose key matches ``pattern`` (a NATS wildcard);
         entries holding only tombstones are left out."""
         items = await kvscan.scan(self._js, PENDING_BUCKET, pattern)
-        stored = (
-            Stored(i.key, PendingEntry.model_validate_json(i.value), i.revision)
-            for i in items
-            if i.value
-        )
+        stored = (Stored(i.key, decode_entry(i.key, i.value), i.revision) for i in items if i.value)
         return [s for s in stored if grouping.waiting(s.entry)]
 
     async def purge(self, patterns: Iterable[str]) -> None:
@@ -96,6 +167,16 @@ class PendingStore:
     ) -> Stored | None:
         """Apply ``change`` with CAS; ``None`` from it = leave as is. Empty (no events, no
         tombstones) → key deleted."""
+
+        def differing(entry: PendingEntry) -> PendingEntry | None:
+            new = change(entry)
+            return None if new is None or new is entry or new == entry else new
+
+        return await self._apply(key, differing, hint)
+
+    async def _apply(self, key: str, change: Change, hint: Stored | None) -> Stored | None:
+        """``change``'s answer is ``None`` to leave the entry as is, else an entry that
+        differs from the one it was given (no comparison here: the change knows)."""
         current = hint
         for _ in range(MAX_CAS_ROUNDS):
             if current is None:
@@ -103,7 +184,7 @@ class PendingStore:
             if current is None:
                 return None
             new = change(current.entry)
-            if new is None or new == current.entry:
+            if new is None:
                 return current
             try:
                 return await self._write(key, new, current.revision)
@@ -141,20 +222,27 @@ class PendingStore:
             nonlocal taken
             result = grouping.assign(entry, run, eligible, useless, siblings)
             taken = result.taken
+            # ``changed`` is exact: a changed entry differs from the one given.
             return result.entry if result.changed else None
 
-        written = await self.change(stored.key, change, hint=stored)
+        written = await self._apply(stored.key, change, stored)
         return taken, written
 
     async def release(self, key: str, run: str, *, hint: Stored | None = None) -> None:
-        await self.change(key, lambda entry: grouping.release(entry, run), hint=hint)
+        def change(entry: PendingEntry) -> PendingEntry | None:
+            # ``release`` answers ``entry`` itself when it holds none of the run's events,
+            # else an entry with fewer events.
+            released = grouping.release(entry, run)
+            return None if released is entry else released
+
+        await self._apply(key, change, hint)
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
         if grouping.is_empty(entry):
             if last:
                 await self._cas_delete(key, last)
             return None
-        data = entry.model_dump_json().encode()
+        data = encode_entry(entry)
         rev = await (
             self._writes.update(key, data, last=last) if last else self._writes.create(key, data)
         )

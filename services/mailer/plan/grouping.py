@@ -121,12 +121,13 @@ def assign(
     siblings: Siblings | None = None,
 ) -> Assignment:
     """Mark this run's events (see module doc); drops events that can no longer help."""
-    already = tuple(p.event for p in entry.events if p.run == run)
+    events = entry.events
+    already = tuple(p.event for p in events if p.run == run)
     if already:
         return Assignment(entry, already, changed=False)
     kept: list[PendingEvent] = []
     taken: list[PendingSource] = []
-    for held in entry.events:
+    for held in events:
         if held.run is not None and siblings is not None and siblings(held.run):
             kept.append(held)  # a sibling run is mailing it
             continue
@@ -138,19 +139,43 @@ def assign(
             kept.append(PendingEvent(event=held.event, run=run))
         else:
             kept.append(PendingEvent(event=held.event, run=None) if held.run else held)
-    changed = tuple(kept) != entry.events
-    new = entry.model_copy(update={"events": tuple(kept)}) if changed else entry
+    # An event kept as a new object differs from the held one (its mark: no held event is
+    # marked ``run``, see ``already``), so identity tells what ``!=`` would, at no cost.
+    changed = len(kept) != len(events) or any(
+        new is not old for new, old in zip(kept, events, strict=True)
+    )
+    new = _with(entry, tuple(kept)) if changed else entry
     return Assignment(new, tuple(taken), changed)
 
 
 def release(entry: PendingEntry, run: str) -> PendingEntry:
     """The entry without this run's events, their loans kept as tombstones (online
-    loans); an entry left with neither events nor tombstones is deleted by the caller."""
-    kept = tuple(p for p in entry.events if p.run != run)
-    if len(kept) == len(entry.events):
+    loans); an entry left with neither events nor tombstones is deleted by the caller.
+    ``entry`` itself when it holds no event of the run."""
+    kept: list[PendingEvent] = []
+    released: list[PendingSource] = []
+    for held in entry.events:
+        if held.run == run:
+            released.append(held.event)
+        else:
+            kept.append(held)
+    if not released:
         return entry
-    released = (p.event for p in entry.events if p.run == run)
-    return entry.model_copy(update={"events": kept, "mailed": _tombstones(entry, released)})
+    return _with(entry, tuple(kept), _tombstones(entry, released))
+
+
+def _with(
+    entry: PendingEntry, events: tuple[PendingEvent, ...], mailed: tuple[str, ...] | None = None
+) -> PendingEntry:
+    """``entry.model_copy(update=...)`` of ``events`` (and ``mailed`` unless ``None``),
+    built directly: validating an entry's values costs less than copying the entry. The
+    fields set are ``model_copy``'s: an unset ``mailed`` (its default) stays unset."""
+    kind, patron_id = entry.kind, entry.patron_id
+    if mailed is not None:
+        return PendingEntry(kind=kind, patron_id=patron_id, events=events, mailed=mailed)
+    if "mailed" in entry.model_fields_set:
+        return PendingEntry(kind=kind, patron_id=patron_id, events=events, mailed=entry.mailed)
+    return PendingEntry(kind=kind, patron_id=patron_id, events=events)
 
 
 def _tombstones(entry: PendingEntry, released: Iterable[PendingSource]) -> tuple[str, ...]:

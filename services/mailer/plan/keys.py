@@ -38,7 +38,7 @@ def kv_token(value: str) -> str:
 def item_identity(event: SourceEvent) -> str:
     """What makes an event's content unique, independent of its event id."""
     if isinstance(event, LoanOnlineIssued):
-        return ",".join(sorted(item.loan_id for item in event.items))
+        return ",".join(sorted([item.loan_id for item in event.items]))
     if isinstance(event, HoldReady | HoldCancelled):
         return event.hold_id
     if isinstance(event, LoanOverdue):
@@ -49,7 +49,10 @@ def item_identity(event: SourceEvent) -> str:
 
 
 def business_key(kind: MailKind, patron_id: str | None, run_id: str, items: Iterable[str]) -> str:
-    digest = hashlib.sha256("\n".join(sorted(set(items))).encode("utf-8")).hexdigest()[:16]
+    unique = set(items)
+    # One item (the usual mail) is its own sorted, newline-joined list.
+    listed = next(iter(unique)) if len(unique) == 1 else "\n".join(sorted(unique))
+    digest = hashlib.sha256(listed.encode("utf-8")).hexdigest()[:16]
     return f"{kind}:{patron_id or STAFF}:{run_id}:{digest}"
 
 
@@ -57,7 +60,7 @@ def key_and_id(
     kind: MailKind, patron_id: str | None, run_id: str, events: Iterable[SourceEvent]
 ) -> tuple[str, str]:
     """The business key and mail id of a mail made of ``events``."""
-    key = business_key(kind, patron_id, run_id, (item_identity(e) for e in events))
+    key = business_key(kind, patron_id, run_id, [item_identity(e) for e in events])
     return key, mail_id_for(key)
 
 
@@ -138,6 +141,16 @@ def overdue_pending_key(patron_id: str) -> str:
 HOLD_READY_FILTER = "hr.*"
 ADDRESS_FILTER = "addr.*"
 OVERDUE_FILTER = "od.*"
+
+#: The first token of each kind's ``mail_pending`` entry keys.
+_PENDING_KINDS: dict[str, MailKind] = {"ol": "online_loan", "hr": "hold_ready", "od": "overdue"}
+
+
+def pending_kind(key: str) -> MailKind | None:
+    """The kind of mail whose events a ``mail_pending`` entry key collects; ``None`` for
+    any other key (address changes, markers)."""
+    prefix, dot, _ = key.partition(".")
+    return _PENDING_KINDS.get(prefix) if dot else None
 
 
 def returned_key(loan_id: str) -> str:
