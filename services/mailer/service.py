@@ -6,7 +6,8 @@ Consumers (durable, shared by replicas):
 - ``mailer-triggers``: ``schedule.fired.{weekly-loan-mail,daily-hold-ready,daily-overdue}``
   → a run fans pending entries out into work items;
 - ``mailer-digest``: ``bounce.digest`` → the staff digest's work item;
-- ``mailer-send``: ``mail.send.>`` (internal) → one mail each, bounded concurrency.
+- ``mailer-send``: ``mail.send.>`` (internal) → a work item or a chunk of them; mails in
+  flight bounded by ``send_concurrency`` whatever carries them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from services.mailer.collect.handlers import Collector
 from services.mailer.collect.store import PendingStore
+from services.mailer.delivery.chunks import ChunkSender
 from services.mailer.delivery.composer import LibraryComposer
 from services.mailer.delivery.dkim import DkimSigner
 from services.mailer.delivery.gates import GroupGates
@@ -24,7 +26,7 @@ from services.mailer.delivery.metrics import MailerMetrics
 from services.mailer.delivery.sender import Sender, SenderConfig
 from services.mailer.delivery.smtp import SmtpConfig, SmtpPool
 from services.mailer.delivery.suppressions import SuppressionMirror
-from services.mailer.plan.model import decode_digest, decode_work
+from services.mailer.plan.model import decode_digest, decode_send
 from services.mailer.plan.timing import RetrySchedule
 from services.mailer.settings import MailerSettings, parse_group_table
 from shared.bus.consume import ConsumerSpec
@@ -149,6 +151,12 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
         address_change=store.address_change,
         metrics=metrics,
     )
+    chunks = ChunkSender(
+        sender.handle,
+        publish,
+        concurrency=settings.send_concurrency,
+        ack_wait=settings.send_ack_wait,
+    )
     collector = Collector(
         store=store,
         publish=publish,
@@ -180,9 +188,10 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
                 max_deliver=SEND_MAX_DELIVER,
                 ack_wait=settings.send_ack_wait,
                 # Several times the concurrency in hand: items waiting for a throttled
-                # carrier's pacer hold their own slots while the others are sent.
+                # carrier's pacer hold their own slots while the others are sent. Every
+                # item in hand is handled; ``ChunkSender`` bounds the mails in flight.
                 batch=settings.send_concurrency * SEND_BATCH_FACTOR,
-                concurrency=settings.send_concurrency,
+                concurrency=settings.send_concurrency * SEND_BATCH_FACTOR,
                 # The ledger makes a redelivered work item harmless (it is recognised as
                 # done), so the ack need not wait for the server's confirmation.
                 confirm_ack=False,
@@ -190,7 +199,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
                 # carrier refusing a Saturday's mail must not stop the other carriers'.
                 max_ack_pending=SEND_MAX_ACK_PENDING,
             ),
-            sender.handle,
-            decode_work,
+            chunks.handle,
+            decode_send,
         ),
     ]

@@ -20,8 +20,9 @@ from nats.errors import Error as NatsError
 
 from services.mailer.collect.store import PendingStore, Stored
 from services.mailer.plan import grouping, keys
+from services.mailer.plan.chunks import entry_group, windows
 from services.mailer.plan.grouping import Eligible, Siblings
-from services.mailer.plan.model import MailWork, PendingEntry
+from services.mailer.plan.model import CHUNK_SIZE, MailWork, PendingEntry, WorkChunk, carry
 from services.mailer.plan.work import make_work, prompt_work
 from shared.bus.consume import Delivery, Reject
 from shared.clock import JST, Clock
@@ -42,7 +43,10 @@ from shared.contracts.schedule import BatchWindow, TriggerFired
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
+#: Entries a run handles at once (in chunks of ``CHUNK_SIZE``).
 FANOUT_CONCURRENCY = 64
+#: A long run tells the server it is alive after this many entries.
+PROGRESS_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,58 +238,90 @@ class Collector:
         await self._fan_out(run, entries, delivery)
 
     async def _fan_out(self, run: Run, entries: Sequence[Stored], delivery: Delivery) -> None:
-        sem = asyncio.Semaphore(FANOUT_CONCURRENCY)
+        """Each entry's events of this run become one mail; the mails travel in chunks.
+
+        Per chunk: *assign* its entries, *publish* the chunk, *release* its entries — the
+        same three steps as for a single mail, so a crash anywhere re-runs them with the
+        same result (the assigned sets are frozen; the ledger catches a mail carried in
+        two chunks).
+        """
+        chunks = windows(entries, lambda s: entry_group(s.entry), CHUNK_SIZE)
+        sem = asyncio.Semaphore(max(1, FANOUT_CONCURRENCY // CHUNK_SIZE))
         done = 0
         changes = await self._store.address_changes() if entries else {}
 
-        async def one(stored: Stored) -> None:
+        async def one(chunk: list[Stored]) -> None:
             nonlocal done
             async with sem:
-                await self._fan_out_one(run, stored, changes)
-                done += 1
-                if done % 1000 == 0:
+                await self._fan_out_chunk(run, chunk, changes)
+                before, done = done, done + len(chunk)
+                if done // PROGRESS_EVERY != before // PROGRESS_EVERY:
                     await delivery.in_progress()
 
-        await asyncio.gather(*(one(s) for s in entries))
+        await asyncio.gather(*(one(c) for c in chunks))
         log.info(
             "collect.run_fanned_out",
             extra={"run": run.run_id, "kind": run.kind, "entries": len(entries)},
         )
 
+    async def _fan_out_chunk(
+        self, run: Run, chunk: Sequence[Stored], changes: Mapping[str, PatronEmailChanged]
+    ) -> None:
+        assigned = await asyncio.gather(*(self._assign(run, s, changes) for s in chunk))
+        works = [work for work, _ in assigned if work is not None]
+        if works:
+            await self._send_now(carry(works, self._clock.now()))
+        # ``written`` is the entry as this process last wrote or read it: if anything
+        # changed since, the compare-and-set fails and ``release`` re-reads.
+        await asyncio.gather(
+            *(
+                self._store.release(s.key, run.run_id, hint=written)
+                for s, (_, written) in zip(chunk, assigned, strict=True)
+            )
+        )
+
     async def _fan_out_one(
         self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None = None
     ) -> None:
+        work, written = await self._assign(run, stored, changes)
+        if work is not None:
+            await self._send_now(work)
+        await self._store.release(stored.key, run.run_id, hint=written)
+
+    async def _assign(
+        self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None
+    ) -> tuple[MailWork | None, Stored | None]:
+        """Mark (or find) this run's events of one entry; their mail, if any."""
         taken, written = await self._store.assign(
             stored, run.run_id, run.eligible, run.useless, run.siblings
         )
-        if taken:
-            entry: PendingEntry = stored.entry
-            change = (
-                changes.get(entry.patron_id)
-                if changes is not None
-                else await self._store.address_change(entry.patron_id)
-            )
-            work = make_work(
-                run.kind,
-                taken,
-                patron_id=entry.patron_id,
-                recipient=grouping.latest_address(taken, change),
-                run_id=run.run_id,
-                run_date=run.trigger.run_date,
-                batch=run.batch,
-                nominal_time=run.trigger.nominal_time,
-                now=self._clock.now(),
-            )
-            await self._send_now(work)
-        # ``written`` is the entry as this process last wrote or read it: if anything
-        # changed since, the compare-and-set fails and ``release`` re-reads.
-        await self._store.release(stored.key, run.run_id, hint=written)
+        if not taken:
+            return None, written
+        entry: PendingEntry = stored.entry
+        change = (
+            changes.get(entry.patron_id)
+            if changes is not None
+            else await self._store.address_change(entry.patron_id)
+        )
+        work = make_work(
+            run.kind,
+            taken,
+            patron_id=entry.patron_id,
+            recipient=grouping.latest_address(taken, change),
+            run_id=run.run_id,
+            run_date=run.trigger.run_date,
+            batch=run.batch,
+            nominal_time=run.trigger.nominal_time,
+            now=self._clock.now(),
+        )
+        return work, written
 
     # -- bounce digest ---------------------------------------------------------------------
 
     async def on_digest(self, digest: BounceDigest, delivery: Delivery) -> None:
         await self._send_now(prompt_work(digest, recipient=self._staff, now=self._clock.now()))
 
-    async def _send_now(self, work: MailWork) -> None:
-        await self._publish(work)
-        self._on_work(work.kind)
+    async def _send_now(self, item: MailWork | WorkChunk) -> None:
+        await self._publish(item)
+        for work in item.works if isinstance(item, WorkChunk) else (item,):
+            self._on_work(work.kind)

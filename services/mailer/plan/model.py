@@ -3,14 +3,28 @@
 ``MailWork`` travels on the internal subject ``mail.send.<kind>`` (stream MAIL); its
 ``event_id`` is ``work-<mail_id>`` so a re-fired trigger publishing the same mail again is
 stored once by the stream's duplicate window, and the ledger catches the rest.
+
+A run's mails travel in chunks: ``WorkChunk`` on ``mail.send.<kind>.chunk`` carries up to
+``CHUNK_SIZE`` work items of one kind (one publish, delivery and ack for all of them). The
+ledger still decides each mail on its own; a chunk is only a way of carrying them.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from shared.contracts.base import Event
 from shared.contracts.bounce import BounceDigest
@@ -42,6 +56,9 @@ KIND_OF_EVENT: dict[type[Event], MailKind] = {
 }
 
 WORK_SUBJECT = "mail.send"
+CHUNK_TOKEN = "chunk"
+#: Work items a run puts in one chunk.
+CHUNK_SIZE = 16
 
 
 class PendingEvent(BaseModel):
@@ -93,8 +110,46 @@ class MailWork(Event):
         return [e.event_id for e in self.events]
 
 
+class WorkChunk(Event):
+    """Several mails of one kind carried together; each is still decided on its own."""
+
+    SUBJECT: ClassVar[str] = WORK_SUBJECT
+    kind: MailKind
+    works: list[MailWork] = Field(min_length=1, max_length=CHUNK_SIZE * 4)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WorkChunk:
+        kinds = {w.kind for w in self.works}
+        if kinds != {self.kind}:
+            raise ValueError(f"a {self.kind} chunk holds work of kinds {sorted(kinds)}")
+        if len({w.mail_id for w in self.works}) != len(self.works):
+            raise ValueError("a chunk lists the same mail twice")
+        return self
+
+    def subject(self) -> str:
+        return f"{self.SUBJECT}.{self.kind}.{CHUNK_TOKEN}"
+
+
 def work_event_id(mail_id: str) -> str:
     return f"work-{mail_id}"
+
+
+def chunk_event_id(mail_ids: Sequence[str]) -> str:
+    """The same mails make the same chunk id (a re-published chunk is stored once)."""
+    digest = hashlib.sha256("\n".join(sorted(mail_ids)).encode()).hexdigest()
+    return f"chunk-{digest[:32]}"
+
+
+def carry(works: Sequence[MailWork], now: datetime) -> MailWork | WorkChunk:
+    """What to publish for ``works`` of one kind: a single item alone, else a chunk."""
+    if len(works) == 1:
+        return works[0]
+    return WorkChunk.model_construct(
+        event_id=chunk_event_id([w.mail_id for w in works]),
+        occurred_at=now,
+        kind=works[0].kind,
+        works=list(works),
+    )
 
 
 def _narrow(event_type: type[Event]) -> type[MailWork]:
@@ -115,8 +170,45 @@ def _narrow(event_type: type[Event]) -> type[MailWork]:
 _NARROW: dict[str, type[MailWork]] = {kind: _narrow(t) for t, kind in KIND_OF_EVENT.items()}
 
 
+def _narrow_chunk(work: type[MailWork]) -> type[WorkChunk]:
+    narrow: type[WorkChunk] = create_model(
+        f"WorkChunk{work.__name__}",
+        __base__=WorkChunk,
+        works=(list[work], Field(min_length=1, max_length=CHUNK_SIZE * 4)),  # type: ignore[valid-type]
+    )
+    return narrow
+
+
+_NARROW_CHUNK: dict[str, type[WorkChunk]] = {
+    kind: _narrow_chunk(model) for kind, model in _NARROW.items()
+}
+
+
+def decode_send(subject: str, data: bytes) -> MailWork | WorkChunk:
+    """Decoder for the send consumer: a work item, or a chunk of them."""
+    if not subject.startswith(WORK_SUBJECT + "."):
+        raise LookupError(f"not a mail work subject: {subject!r}")
+    kind, dot, token = subject[len(WORK_SUBJECT) + 1 :].partition(".")
+    if not dot:
+        return decode_work(subject, data)
+    if token != CHUNK_TOKEN:
+        raise LookupError(f"not a mail work subject: {subject!r}")
+    narrow = _NARROW_CHUNK.get(kind)
+    if narrow is not None:
+        try:
+            parsed = narrow.model_validate_json(data)
+        except ValidationError:
+            pass  # the full model decides (and words the errors)
+        else:
+            works = [MailWork.model_construct(w.model_fields_set, **dict(w)) for w in parsed.works]
+            fields = dict(parsed)
+            fields["works"] = works
+            return WorkChunk.model_construct(parsed.model_fields_set, **fields)
+    return WorkChunk.model_validate_json(data)
+
+
 def decode_work(subject: str, data: bytes) -> MailWork:
-    """Decoder for the send consumer (the internal subject is not in the public registry)."""
+    """Decoder of one work item (the internal subject is not in the public registry)."""
     if not subject.startswith(WORK_SUBJECT + "."):
         raise LookupError(f"not a mail work subject: {subject!r}")
     narrow = _NARROW.get(subject[len(WORK_SUBJECT) + 1 :])

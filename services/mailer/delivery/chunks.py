@@ -1,0 +1,107 @@
+"""The send consumer's handler: a work item, or a chunk of them.
+
+A single work item is handled exactly as ``Sender.handle`` says (ack, retry later, dead
+letter). A chunk's mails are handled side by side, each with its own ledger claim, and
+the chunk is acked once every mail has ended one of two ways:
+
+- **done**: sent, failed, suppressed, expired, or found already done (``Sender.handle``
+  returned);
+- **handed off**: anything else — deferred, claimed by another sender, refused by a
+  compose error, or an unexpected error — is published again as its own work item
+  (``work-<mail_id>``, de-duplicated by the stream) and takes the single item's path
+  from there: its retries, its delays, its dead letter, all decided by the ledger as
+  before. A chunk is never nak'ed for one mail, so its other mails are never handled
+  twice for it.
+
+While a chunk's mails are in hand it tells the server so every third of ``ack_wait``
+(``in_progress``): a chunk carries many mails, and those waiting for a throttled
+carrier's pacer or for a free slot may take longer than one work item's ack deadline.
+A chunk whose process died is redelivered after ``ack_wait`` as before.
+
+If a hand-off cannot be published (the broker is unreachable), the handler raises once
+all the chunk's mails have ended: the chunk is redelivered and each mail decided again
+by the ledger (those done are recognised as done). Cancelled (shutdown), the chunk is
+left unacked after its mails in flight have ended (``Sender`` finishes an SMTP exchange
+and its ``sent`` write even then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from nats.errors import Error as NatsError
+
+from services.mailer.plan.model import MailWork, WorkChunk
+from shared.bus.consume import Delivery, Reject, Retry
+from shared.contracts.base import Event
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], Awaitable[None]]
+#: One mail's handler (``Sender.handle``): returns when done, raises ``Retry``/``Reject``.
+Handle = Callable[[MailWork, Delivery], Awaitable[None]]
+
+
+class ChunkSender:
+    """Mails in flight are bounded by ``concurrency``, whatever carries them."""
+
+    def __init__(
+        self, send: Handle, publish: Publish, *, concurrency: int, ack_wait: float
+    ) -> None:
+        self._send = send
+        self._publish = publish
+        self._slots = asyncio.Semaphore(concurrency)
+        self._beat = ack_wait / 3
+
+    async def handle(self, item: MailWork | WorkChunk, delivery: Delivery) -> None:
+        if isinstance(item, MailWork):
+            async with self._slots:
+                await self._send(item, delivery)
+            return
+        alive = asyncio.create_task(self._keep_alive(delivery))
+        try:
+            ended = await asyncio.gather(
+                *(self._member(work, delivery) for work in item.works), return_exceptions=True
+            )
+        finally:
+            alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await alive
+        for result in ended:
+            if isinstance(result, BaseException):
+                raise result  # a hand-off that could not be published: the chunk again
+
+    async def _keep_alive(self, delivery: Delivery) -> None:
+        while True:
+            await asyncio.sleep(self._beat)  # a timer, not a synchronisation
+            with contextlib.suppress(NatsError, OSError):
+                # Lost: the chunk may be redelivered meanwhile, which the ledger absorbs.
+                await delivery.in_progress()
+
+    async def _member(self, work: MailWork, delivery: Delivery) -> None:
+        try:
+            async with self._slots:
+                await self._send(work, delivery)
+        except Retry as exc:
+            await self._hand_off(work, exc.reason)
+        except Reject as exc:
+            # The single item meets the same refusal and goes to a dead letter with it.
+            await self._hand_off(work, exc.reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception(
+                "mail.chunk_member_error",
+                extra={"mail_id": work.mail_id, "error": type(exc).__name__},
+            )
+            await self._hand_off(work, f"{type(exc).__name__}: {exc}")
+
+    async def _hand_off(self, work: MailWork, reason: str) -> None:
+        await self._publish(work)
+        log.info(
+            "mail.handed_off",
+            extra={"mail_id": work.mail_id, "kind": work.kind, "reason": reason[:200]},
+        )

@@ -1,0 +1,158 @@
+"""The chunk handler's rules: each mail ends done or handed off, never the chunk nak'ed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from services.mailer.delivery.chunks import ChunkSender
+from services.mailer.plan.model import MailWork, WorkChunk, carry
+from services.mailer.plan.work import make_work
+from shared.bus.consume import Delivery, Reject, Retry
+from shared.contracts.base import Event
+from tests.unit.mailer.builders import BATCH, SATURDAY_MORNING, loan_item, online_loan
+
+
+def _work(n: int) -> MailWork:
+    event = online_loan([loan_item(n)], patron_id=f"P{n}", event_id=f"ev-{n:06d}")
+    return make_work(
+        "online_loan",
+        [event],
+        patron_id=f"P{n}",
+        recipient=f"p{n}@example.jp",
+        run_id=BATCH.batch_id,
+        run_date=SATURDAY_MORNING.date(),
+        batch=BATCH,
+        nominal_time=SATURDAY_MORNING,
+        now=SATURDAY_MORNING,
+    )
+
+
+def _chunk(n: int) -> WorkChunk:
+    chunk = carry([_work(i) for i in range(n)], SATURDAY_MORNING)
+    assert isinstance(chunk, WorkChunk)
+    return chunk
+
+
+class FakeDelivery:
+    def __init__(self) -> None:
+        self.progress = 0
+        self.beaten = asyncio.Event()
+
+    async def in_progress(self) -> None:
+        self.progress += 1
+        if self.progress >= 2:
+            self.beaten.set()
+
+
+def _delivery(fake: FakeDelivery) -> Delivery:
+    # ``Delivery.in_progress`` asks the raw message: the fake stands in for it.
+    return Delivery("mail.send.online_loan.chunk", "chunk-x", 1, 7, raw=fake)  # type: ignore[arg-type]
+
+
+class Published:
+    def __init__(self, fail: bool = False) -> None:
+        self.events: list[Event] = []
+        self.fail = fail
+
+    async def __call__(self, event: Event) -> None:
+        if self.fail:
+            raise ConnectionError("broker unreachable")
+        self.events.append(event)
+
+
+async def test_mails_not_done_at_once_are_handed_off_and_the_chunk_ends() -> None:
+    chunk = _chunk(5)
+    outcomes = {
+        chunk.works[1].mail_id: Retry("deferred: 452", delay=300),
+        chunk.works[2].mail_id: Reject("cannot compose online_loan mail"),
+        chunk.works[3].mail_id: KeyError("a bug"),
+    }
+    handled: list[str] = []
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        handled.append(work.mail_id)
+        problem = outcomes.get(work.mail_id)
+        if problem is not None:
+            raise problem
+
+    published = Published()
+    sender = ChunkSender(send, published, concurrency=4, ack_wait=60)
+    await sender.handle(chunk, _delivery(FakeDelivery()))  # returns: the chunk is acked
+    assert sorted(handled) == sorted(w.mail_id for w in chunk.works)
+    assert sorted(e.event_id for e in published.events) == sorted(
+        f"work-{w.mail_id}" for w in chunk.works[1:4]
+    )
+    assert all(isinstance(e, MailWork) for e in published.events)
+
+
+async def test_a_hand_off_that_cannot_be_published_retries_the_chunk_after_all_ended() -> None:
+    chunk = _chunk(3)
+    finished: list[str] = []
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        if work.mail_id == chunk.works[0].mail_id:
+            raise Retry("deferred")
+        await asyncio.sleep(0)
+        finished.append(work.mail_id)
+
+    sender = ChunkSender(send, Published(fail=True), concurrency=4, ack_wait=60)
+    with pytest.raises(ConnectionError):
+        await sender.handle(chunk, _delivery(FakeDelivery()))
+    assert sorted(finished) == sorted(w.mail_id for w in chunk.works[1:])
+
+
+async def test_a_single_work_item_keeps_the_single_path() -> None:
+    work = _work(1)
+
+    async def send(w: MailWork, delivery: Delivery) -> None:
+        raise Retry("deferred", delay=5)
+
+    published = Published()
+    with pytest.raises(Retry):
+        await ChunkSender(send, published, concurrency=1, ack_wait=60).handle(
+            work, _delivery(FakeDelivery())
+        )
+    assert not published.events
+
+
+async def test_mails_in_flight_are_bounded_whatever_carries_them() -> None:
+    chunk = _chunk(12)
+    running = 0
+    most = 0
+    gate = asyncio.Event()
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        if most == 3:
+            gate.set()
+        await gate.wait()
+        running -= 1
+
+    await ChunkSender(send, Published(), concurrency=3, ack_wait=60).handle(
+        chunk, _delivery(FakeDelivery())
+    )
+    assert most == 3
+
+
+async def test_a_chunk_in_hand_tells_the_server_it_is_alive_until_its_mails_end() -> None:
+    chunk = _chunk(2)
+    fake = FakeDelivery()
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        await fake.beaten.wait()  # held until the chunk has said "in progress" twice
+
+    ack_wait = timedelta(milliseconds=30).total_seconds()
+    await asyncio.wait_for(
+        ChunkSender(send, Published(), concurrency=2, ack_wait=ack_wait).handle(
+            chunk, _delivery(fake)
+        ),
+        timeout=10,
+    )
+    assert fake.progress >= 2
+    # Nothing keeps beating once the chunk has ended.
+    assert asyncio.all_tasks() == {asyncio.current_task()}
