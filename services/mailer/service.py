@@ -130,6 +130,9 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     ledger_kv = await js.key_value(LEDGER_BUCKET)
     pool = SmtpPool(smtp_config(settings))
     runtime.on_close(pool.close)
+    gates = GroupGates(
+        parse_group_table(settings.group_concurrency), parse_group_table(settings.group_rate)
+    )
     sender = Sender(
         config=SenderConfig(settings.mail_domain, settings.verp_key, schedule),
         clock=runtime.clock,
@@ -142,9 +145,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
         ),
         composer=library_composer(settings),
         pool=pool,
-        gates=GroupGates(
-            parse_group_table(settings.group_concurrency), parse_group_table(settings.group_rate)
-        ),
+        gates=gates,
         publish=publish,
         is_suppressed=suppressions.is_suppressed,
         is_returned=store.is_returned,
@@ -154,8 +155,10 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     chunks = ChunkSender(
         sender.handle,
         publish,
+        admission=gates.admission,
         concurrency=settings.send_concurrency,
         ack_wait=settings.send_ack_wait,
+        on_hand_off=lambda kind: metrics.handed_off.labels(kind=kind).inc(),
     )
     collector = Collector(
         store=store,

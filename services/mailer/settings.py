@@ -88,7 +88,10 @@ class MailerSettings(CommonSettings):
         description="Seconds a replica's claim on a mail holds before another may take it over.",
     )
     send_ack_wait: float = Field(
-        90.0, gt=0, description="Seconds before an unacknowledged work item is redelivered."
+        90.0,
+        gt=0,
+        description="Seconds before an unacknowledged work item is redelivered (a chunk"
+        " being worked on says so every third of it, for at most an hour).",
     )
     trigger_ack_wait: float = Field(
         300.0,

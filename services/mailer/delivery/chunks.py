@@ -13,10 +13,16 @@ the chunk is acked once every mail has ended one of two ways:
   before. A chunk is never nak'ed for one mail, so its other mails are never handled
   twice for it.
 
+Every mail, whatever carries it, first waits for its carrier group's admission (at most
+the group's concurrency of its mails past this point), then for one of the sender's
+slots (mails in flight): the mails of a carrier slowed down by its pacer hold at most
+their group's share of the slots, never all of them.
+
 While a chunk's mails are in hand it tells the server so every third of ``ack_wait``
-(``in_progress``): a chunk carries many mails, and those waiting for a throttled
-carrier's pacer or for a free slot may take longer than one work item's ack deadline.
-A chunk whose process died is redelivered after ``ack_wait`` as before.
+(``in_progress``), for at most ``KEEP_ALIVE_FOR``: a chunk carries many mails, and those
+waiting for a throttled carrier's pacer or for a free slot may take longer than one work
+item's ack deadline. A chunk whose process died (or is stuck past that bound) is
+redelivered, and its mails decided again by the ledger.
 
 If a hand-off cannot be published (the broker is unreachable), the handler raises once
 all the chunk's mails have ended: the chunk is redelivered and each mail decided again
@@ -28,7 +34,6 @@ and its ``sent`` write even then).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,30 +41,44 @@ from nats.errors import Error as NatsError
 
 from services.mailer.plan.model import MailWork, WorkChunk
 from shared.bus.consume import Delivery, Reject, Retry
+from shared.carriers import carrier_group
 from shared.contracts.base import Event
+from shared.contracts.mail import CarrierGroup, MailKind
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
 #: One mail's handler (``Sender.handle``): returns when done, raises ``Retry``/``Reject``.
 Handle = Callable[[MailWork, Delivery], Awaitable[None]]
+#: A carrier group's admission (``GroupGates.admission``).
+Admission = Callable[[CarrierGroup], asyncio.Semaphore]
+#: Seconds a chunk in hand is kept from redelivery at most.
+KEEP_ALIVE_FOR = 3600.0
 
 
 class ChunkSender:
     """Mails in flight are bounded by ``concurrency``, whatever carries them."""
 
     def __init__(
-        self, send: Handle, publish: Publish, *, concurrency: int, ack_wait: float
+        self,
+        send: Handle,
+        publish: Publish,
+        *,
+        admission: Admission,
+        concurrency: int,
+        ack_wait: float,
+        on_hand_off: Callable[[MailKind], None] = lambda kind: None,
     ) -> None:
         self._send = send
         self._publish = publish
+        self._admission = admission
         self._slots = asyncio.Semaphore(concurrency)
         self._beat = ack_wait / 3
+        self._on_hand_off = on_hand_off
 
     async def handle(self, item: MailWork | WorkChunk, delivery: Delivery) -> None:
         if isinstance(item, MailWork):
-            async with self._slots:
-                await self._send(item, delivery)
+            await self._one(item, delivery)
             return
         alive = asyncio.create_task(self._keep_alive(delivery))
         try:
@@ -68,23 +87,33 @@ class ChunkSender:
             )
         finally:
             alive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await alive
-        for result in ended:
-            if isinstance(result, BaseException):
-                raise result  # a hand-off that could not be published: the chunk again
+            await asyncio.wait([alive])  # a cancellation of this handler still propagates
+        if not alive.cancelled() and alive.exception() is not None:
+            log.warning(
+                "mail.chunk_keep_alive_failed", extra={"error": type(alive.exception()).__name__}
+            )
+        failed = [e for e in ended if isinstance(e, BaseException)]
+        for error in failed[1:]:
+            log.warning("mail.hand_off_failed", extra={"error": type(error).__name__})
+        if failed:
+            raise failed[0]  # a hand-off that could not be published: the chunk again
+
+    async def _one(self, work: MailWork, delivery: Delivery) -> None:
+        async with self._admission(carrier_group(work.recipient)), self._slots:
+            await self._send(work, delivery)
 
     async def _keep_alive(self, delivery: Delivery) -> None:
-        while True:
+        for _ in range(int(KEEP_ALIVE_FOR / self._beat)):
             await asyncio.sleep(self._beat)  # a timer, not a synchronisation
-            with contextlib.suppress(NatsError, OSError):
-                # Lost: the chunk may be redelivered meanwhile, which the ledger absorbs.
+            try:
                 await delivery.in_progress()
+            except (NatsError, OSError) as exc:
+                # Lost: the chunk may be redelivered meanwhile, which the ledger absorbs.
+                log.info("mail.chunk_keep_alive_failed", extra={"error": type(exc).__name__})
 
     async def _member(self, work: MailWork, delivery: Delivery) -> None:
         try:
-            async with self._slots:
-                await self._send(work, delivery)
+            await self._one(work, delivery)
         except Retry as exc:
             await self._hand_off(work, exc.reason)
         except Reject as exc:
@@ -101,6 +130,7 @@ class ChunkSender:
 
     async def _hand_off(self, work: MailWork, reason: str) -> None:
         await self._publish(work)
+        self._on_hand_off(work.kind)
         log.info(
             "mail.handed_off",
             extra={"mail_id": work.mail_id, "kind": work.kind, "reason": reason[:200]},

@@ -13,7 +13,12 @@ from shared.contracts.mail import CarrierGroup
 
 
 class GroupGates:
-    """``async with gates.slot(group)`` waits for a free connection and a paced slot."""
+    """``async with gates.slot(group)`` waits for a free connection and a paced slot.
+
+    ``async with gates.admission(group)`` is taken before a mail takes one of the sender's
+    slots (mails in flight): at most the group's concurrency of them wait for that group, so
+    mails of a throttled carrier cannot hold every slot while the others' mail waits.
+    """
 
     def __init__(self, concurrency: Mapping[str, float], rate: Mapping[str, float]) -> None:
         default_conc = int(concurrency.get("other", 8))
@@ -22,6 +27,10 @@ class GroupGates:
             for g in CARRIER_GROUPS
         }
         self._pacers = {g: Pacer(rate=rate.get(g, 0.0)) for g in CARRIER_GROUPS}
+        self._admissions = {
+            g: asyncio.Semaphore(max(1, int(concurrency.get(g, default_conc))))
+            for g in CARRIER_GROUPS
+        }
 
     def pacer(self, group: CarrierGroup) -> Pacer:
         return self._pacers[group]
@@ -33,6 +42,9 @@ class GroupGates:
             if wait > 0:
                 await asyncio.sleep(wait)  # pacing: the carrier's accepted rate
             yield
+
+    def admission(self, group: CarrierGroup) -> asyncio.Semaphore:
+        return self._admissions[group]
 
     def observe(self, group: CarrierGroup, code: int, text: str) -> None:
         """Feed a reply back: throttling answers slow the group down, successes recover."""

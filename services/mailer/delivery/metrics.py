@@ -24,6 +24,13 @@ class MailerMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
+        self.handed_off = Counter(
+            "otayori_mail_handed_off_total",
+            "Mails of a chunk handed off as their own work item (deferred, claimed by"
+            " another sender, refused or failed), by mail kind.",
+            ["kind"],
+            registry=registry,
+        )
         self.work_items = Counter(
             "otayori_mail_work_items_total",
             "Mail work items published by the collecting side, by kind.",

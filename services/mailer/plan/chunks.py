@@ -2,12 +2,15 @@
 
 A chunk's mails are carried together (one publish, one delivery, one ack) and its ack
 waits for the slowest of them, so a chunk holds one carrier group's patrons: a chunk of
-docomo mails waits for docomo's pacer while the other groups' chunks go on.
+docomo mails waits for docomo's pacer while the other groups' chunks go on. The chunks of
+the groups take turns (round robin), so the send consumer has every group's mail in hand
+from the start rather than all of one carrier's first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import zip_longest
 from typing import TypeVar
 
 from services.mailer.plan.model import PendingEntry
@@ -18,17 +21,18 @@ T = TypeVar("T")
 
 
 def windows(items: Sequence[T], group_of: Callable[[T], str], size: int) -> list[list[T]]:
-    """``items`` cut into runs of at most ``size`` of one group each, in first-seen order."""
+    """``items`` cut into runs of at most ``size`` of one group each (items in their order),
+    the groups taking turns in first-seen order."""
     if size < 1:
         raise ValueError("a window holds at least one item")
     by_group: dict[str, list[T]] = {}
     for item in items:
         by_group.setdefault(group_of(item), []).append(item)
-    return [
-        members[start : start + size]
+    cut = [
+        [members[start : start + size] for start in range(0, len(members), size)]
         for members in by_group.values()
-        for start in range(0, len(members), size)
     ]
+    return [window for turn in zip_longest(*cut) for window in turn if window is not None]
 
 
 def entry_group(entry: PendingEntry) -> CarrierGroup:

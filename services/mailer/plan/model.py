@@ -1,8 +1,9 @@
 """The mailer's internal records: pending entries (KV values) and mail work items.
 
 ``MailWork`` travels on the internal subject ``mail.send.<kind>`` (stream MAIL); its
-``event_id`` is ``work-<mail_id>`` so a re-fired trigger publishing the same mail again is
-stored once by the stream's duplicate window, and the ledger catches the rest.
+``event_id`` is ``work-<mail_id>`` so the same mail published again alone is stored once
+by the stream's duplicate window, and the ledger catches the rest (a mail carried by two
+differently cut chunks, say).
 
 A run's mails travel in chunks: ``WorkChunk`` on ``mail.send.<kind>.chunk`` carries up to
 ``CHUNK_SIZE`` work items of one kind (one publish, delivery and ack for all of them). The

@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 
 from services.mailer.plan.model import CHUNK_SIZE, MailWork, WorkChunk, carry, decode_send
 from shared.carriers import carrier_group
-from tests.integration.mailer.conftest import SATURDAY, Mailer
+from tests.integration.mailer.conftest import SATURDAY, Mailer, MailerFactory
 from tests.integration.mailer.events import online_loan, online_loan_work, saturday_trigger
 from tests.support.nats import stream_messages
 
@@ -117,3 +117,30 @@ async def test_a_mail_of_a_chunk_that_cannot_be_composed_ends_in_its_own_dead_le
     (sent,) = await mailer.outcomes("sent")
     assert sent.patron_id == "C1"
     assert [r.message_id for r in mailer.smtp.received] == [sent.message_id]
+
+
+async def test_a_carrier_held_back_by_its_pacer_does_not_hold_back_the_others(
+    mailer_factory: MailerFactory,
+) -> None:
+    # docomo takes one mail, then one per 1,000 s (a carrier slowed down after its 421s);
+    # two mails in flight in all. Without admission per group, docomo's waiting mails
+    # would hold both slots and no example.jp mail would go out until docomo's are through.
+    mailer = mailer_factory(
+        send_concurrency=2,
+        group_concurrency="docomo=1,other=8",
+        group_rate="docomo=0.001,other=0",
+    )
+    await mailer.start()
+    patrons = [
+        p
+        for pair in zip(
+            _patrons(40, "docomo.ne.jp", "D"), _patrons(40, "example.jp", "X"), strict=True
+        )
+        for p in pair
+    ]
+    await _collect(mailer, patrons)
+    await mailer.publish(saturday_trigger())
+    await mailer.wait_outcomes(41, "sent")
+
+    sent = Counter(carrier_group(o.recipient) for o in await mailer.outcomes("sent"))
+    assert sent == {"other": 40, "docomo": 1}

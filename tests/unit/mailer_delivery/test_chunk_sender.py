@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from services.mailer.plan.model import MailWork, WorkChunk, carry
 from services.mailer.plan.work import make_work
 from shared.bus.consume import Delivery, Reject, Retry
 from shared.contracts.base import Event
+from shared.contracts.mail import CarrierGroup
 from tests.unit.mailer.builders import BATCH, SATURDAY_MORNING, loan_item, online_loan
 
 
@@ -30,10 +32,39 @@ def _work(n: int) -> MailWork:
     )
 
 
-def _chunk(n: int) -> WorkChunk:
-    chunk = carry([_work(i) for i in range(n)], SATURDAY_MORNING)
+def _chunk(n: int, domain: str = "example.jp") -> WorkChunk:
+    works = [_work(i).model_copy(update={"recipient": f"p{i}@{domain}"}) for i in range(n)]
+    chunk = carry(works, SATURDAY_MORNING)
     assert isinstance(chunk, WorkChunk)
     return chunk
+
+
+class Admissions:
+    def __init__(self, **limits: int) -> None:
+        self.sems: dict[str, asyncio.Semaphore] = {}
+        self.limits = limits
+
+    def __call__(self, group: CarrierGroup) -> asyncio.Semaphore:
+        if group not in self.sems:
+            self.sems[group] = asyncio.Semaphore(self.limits.get(group, 100))
+        return self.sems[group]
+
+
+def _sender(
+    send: Callable[[MailWork, Delivery], Awaitable[None]],
+    published: Published,
+    *,
+    concurrency: int = 4,
+    ack_wait: float = 60,
+    admission: Admissions | None = None,
+) -> ChunkSender:
+    return ChunkSender(
+        send,
+        published,
+        admission=admission or Admissions(),
+        concurrency=concurrency,
+        ack_wait=ack_wait,
+    )
 
 
 class FakeDelivery:
@@ -79,8 +110,9 @@ async def test_mails_not_done_at_once_are_handed_off_and_the_chunk_ends() -> Non
             raise problem
 
     published = Published()
-    sender = ChunkSender(send, published, concurrency=4, ack_wait=60)
-    await sender.handle(chunk, _delivery(FakeDelivery()))  # returns: the chunk is acked
+    await _sender(send, published).handle(
+        chunk, _delivery(FakeDelivery())
+    )  # returns: the chunk is acked
     assert sorted(handled) == sorted(w.mail_id for w in chunk.works)
     assert sorted(e.event_id for e in published.events) == sorted(
         f"work-{w.mail_id}" for w in chunk.works[1:4]
@@ -98,9 +130,8 @@ async def test_a_hand_off_that_cannot_be_published_retries_the_chunk_after_all_e
         await asyncio.sleep(0)
         finished.append(work.mail_id)
 
-    sender = ChunkSender(send, Published(fail=True), concurrency=4, ack_wait=60)
     with pytest.raises(ConnectionError):
-        await sender.handle(chunk, _delivery(FakeDelivery()))
+        await _sender(send, Published(fail=True)).handle(chunk, _delivery(FakeDelivery()))
     assert sorted(finished) == sorted(w.mail_id for w in chunk.works[1:])
 
 
@@ -112,9 +143,7 @@ async def test_a_single_work_item_keeps_the_single_path() -> None:
 
     published = Published()
     with pytest.raises(Retry):
-        await ChunkSender(send, published, concurrency=1, ack_wait=60).handle(
-            work, _delivery(FakeDelivery())
-        )
+        await _sender(send, published, concurrency=1).handle(work, _delivery(FakeDelivery()))
     assert not published.events
 
 
@@ -133,9 +162,7 @@ async def test_mails_in_flight_are_bounded_whatever_carries_them() -> None:
         await gate.wait()
         running -= 1
 
-    await ChunkSender(send, Published(), concurrency=3, ack_wait=60).handle(
-        chunk, _delivery(FakeDelivery())
-    )
+    await _sender(send, Published(), concurrency=3).handle(chunk, _delivery(FakeDelivery()))
     assert most == 3
 
 
@@ -148,11 +175,35 @@ async def test_a_chunk_in_hand_tells_the_server_it_is_alive_until_its_mails_end(
 
     ack_wait = timedelta(milliseconds=30).total_seconds()
     await asyncio.wait_for(
-        ChunkSender(send, Published(), concurrency=2, ack_wait=ack_wait).handle(
-            chunk, _delivery(fake)
-        ),
+        _sender(send, Published(), concurrency=2, ack_wait=ack_wait).handle(chunk, _delivery(fake)),
         timeout=10,
     )
     assert fake.progress >= 2
     # Nothing keeps beating once the chunk has ended.
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_slow_carriers_mails_hold_only_their_groups_share_of_the_slots() -> None:
+    docomo = _chunk(8, "docomo.ne.jp")
+    other = _chunk(4, "example.jp")
+    docomo_gate = asyncio.Event()
+    others_done: list[str] = []
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        if work.recipient.endswith("@docomo.ne.jp"):
+            await docomo_gate.wait()  # docomo's pacer, held until the others are through
+        else:
+            others_done.append(work.mail_id)
+            if len(others_done) == len(other.works):
+                docomo_gate.set()
+
+    sender = _sender(send, Published(), concurrency=3, admission=Admissions(docomo=2))
+    # docomo's chunk first: without admission its mails would take all three slots.
+    await asyncio.wait_for(
+        asyncio.gather(
+            sender.handle(docomo, _delivery(FakeDelivery())),
+            sender.handle(other, _delivery(FakeDelivery())),
+        ),
+        timeout=10,
+    )
+    assert len(others_done) == 4

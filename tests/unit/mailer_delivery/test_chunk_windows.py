@@ -24,6 +24,20 @@ def test_windows_keep_every_item_once_in_groups_no_larger_than_asked(seed: int) 
         mine = [w for w in cut if w[0][1] == group]
         assert [i for w in mine for i in w] == [i for i in items if i[1] == group]
         assert all(len(w) == size for w in mine[:-1])
+    # The groups take turns: the k-th window of every group before any group's (k+1)-th.
+    turn: dict[str, int] = {}
+    turns = []
+    for window in cut:
+        group = window[0][1]
+        turns.append(turn.get(group, 0))
+        turn[group] = turns[-1] + 1
+    assert turns == sorted(turns)
+
+
+def test_a_carrier_with_many_patrons_does_not_come_first_as_a_block() -> None:
+    items = [("docomo", i) for i in range(40)] + [("au", i) for i in range(3)]
+    cut = windows(items, lambda item: item[0], 16)
+    assert [w[0][0] for w in cut] == ["docomo", "au", "docomo", "docomo"]
 
 
 def test_a_window_holds_at_least_one_item() -> None:
