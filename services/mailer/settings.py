@@ -47,7 +47,7 @@ class MailerSettings(CommonSettings):
         30.0, gt=0, description="Seconds per SMTP command before giving up."
     )
     smtp_pool_size: int = Field(
-        4, ge=1, le=64, description="SMTP connections kept open and reused (the pool)."
+        8, ge=1, le=64, description="SMTP connections kept open and reused (the pool)."
     )
     smtp_max_messages_per_connection: int = Field(
         500, ge=1, description="Reconnect after this many messages on one connection."
@@ -69,7 +69,7 @@ class MailerSettings(CommonSettings):
         description="Comma-separated recipient domains that get ISO-2022-JP mail (old phones).",
     )
     send_concurrency: int = Field(
-        32, ge=1, le=512, description="Mails composed and sent at the same time (in flight)."
+        64, ge=1, le=512, description="Mails composed and sent at the same time (in flight)."
     )
     group_concurrency: str = Field(
         "docomo=4,au=4,softbank=4,gmail=8,yahoo_japan=4,other=32",
