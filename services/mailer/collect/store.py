@@ -18,7 +18,7 @@ from typing import Any, get_args
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
-from pydantic import TypeAdapter, ValidationError, create_model
+from pydantic import TypeAdapter, create_model
 
 from services.mailer.plan import grouping
 from services.mailer.plan.grouping import Eligible, Siblings
@@ -28,7 +28,13 @@ from services.mailer.plan.keys import (
     pending_kind,
     returned_key,
 )
-from services.mailer.plan.model import KIND_OF_EVENT, PendingEntry, PendingEvent, PendingSource
+from services.mailer.plan.model import (
+    KIND_OF_EVENT,
+    PendingEntry,
+    PendingEvent,
+    PendingSource,
+    narrow_first,
+)
 from shared.bus import kvscan
 from shared.bus.kvscan import KvWrites
 from shared.contracts.ils import LoanReturned, PatronEmailChanged
@@ -73,14 +79,7 @@ def decode_entry(key: str, data: bytes) -> PendingEntry:
     (fields set included) or the same error, faster for the kind of event the key collects."""
     kind = pending_kind(key)
     narrow = _NARROW.get(kind) if kind is not None else None
-    if narrow is not None:
-        try:
-            parsed = narrow.model_validate_json(data)
-        except ValidationError:
-            pass  # the full model decides (and words the errors)
-        else:
-            return _widened(parsed)
-    return PendingEntry.model_validate_json(data)
+    return narrow_first(narrow, PendingEntry, data, _widened)
 
 
 def _widened(parsed: PendingEntry) -> PendingEntry:

@@ -13,9 +13,9 @@ ledger still decides each mail on its own; a chunk is only a way of carrying the
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -55,6 +55,9 @@ KIND_OF_EVENT: dict[type[Event], MailKind] = {
     PatronLoanSuspended: "loan_suspended",
     BounceDigest: "bounce_digest",
 }
+
+N = TypeVar("N", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
 WORK_SUBJECT = "mail.send"
 CHUNK_TOKEN = "chunk"
@@ -194,34 +197,43 @@ def decode_send(subject: str, data: bytes) -> MailWork | WorkChunk:
         return decode_work(subject, data)
     if token != CHUNK_TOKEN:
         raise LookupError(f"not a mail work subject: {subject!r}")
-    narrow = _NARROW_CHUNK.get(kind)
-    if narrow is not None:
-        try:
-            parsed = narrow.model_validate_json(data)
-        except ValidationError:
-            pass  # the full model decides (and words the errors)
-        else:
-            works = [MailWork.model_construct(w.model_fields_set, **dict(w)) for w in parsed.works]
-            fields = dict(parsed)
-            fields["works"] = works
-            return WorkChunk.model_construct(parsed.model_fields_set, **fields)
-    return WorkChunk.model_validate_json(data)
+    return narrow_first(_NARROW_CHUNK.get(kind), WorkChunk, data, _widened_chunk)
+
+
+def _widened_chunk(parsed: WorkChunk) -> WorkChunk:
+    # Every field was validated by the narrow model, which differs only in the events.
+    fields = dict(parsed)
+    fields["works"] = [_widened_work(w) for w in parsed.works]
+    return WorkChunk.model_construct(parsed.model_fields_set, **fields)
+
+
+def _widened_work(parsed: MailWork) -> MailWork:
+    return MailWork.model_construct(parsed.model_fields_set, **dict(parsed))
 
 
 def decode_work(subject: str, data: bytes) -> MailWork:
     """Decoder of one work item (the internal subject is not in the public registry)."""
     if not subject.startswith(WORK_SUBJECT + "."):
         raise LookupError(f"not a mail work subject: {subject!r}")
-    narrow = _NARROW.get(subject[len(WORK_SUBJECT) + 1 :])
+    return narrow_first(
+        _NARROW.get(subject[len(WORK_SUBJECT) + 1 :]), MailWork, data, _widened_work
+    )
+
+
+def narrow_first(narrow: type[N] | None, full: type[M], data: bytes, widen: Callable[[N], M]) -> M:
+    """``full.model_validate_json(data)``, tried first with ``narrow`` (the same model with
+    one event type where ``full`` has a union: the same payloads accepted with the same
+    values, without trying every member); ``widen`` turns its result into a ``full``. A
+    payload the narrow model refuses is left to ``full``, which decides and words the errors.
+    """
     if narrow is not None:
         try:
             parsed = narrow.model_validate_json(data)
         except ValidationError:
-            pass  # the full model decides (and words the errors)
+            pass
         else:
-            # Every field was validated by the narrow model, which differs only in events.
-            return MailWork.model_construct(parsed.model_fields_set, **dict(parsed))
-    return MailWork.model_validate_json(data)
+            return widen(parsed)
+    return full.model_validate_json(data)
 
 
 def decode_digest(subject: str, data: bytes) -> BounceDigest:

@@ -10,17 +10,16 @@ optionally getting in first, and must leave the same writes, revisions and answe
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from services.mailer.collect.store import PendingStore, Stored
 from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
 from shared.bus import kvscan
+from tests.support.fakekv import FakeKV
 from tests.unit.mailer_delivery.pending_strategies import (
     RUNS,
     assert_same_entry,
@@ -35,53 +34,31 @@ from tests.unit.mailer_delivery.pending_strategies import (
 KEYS = ("ol.2026-12-03.P1", "hr.P1", "od.P1")
 
 
-@dataclass
-class _Got:
-    value: bytes
-    revision: int
-
-
-class FakeBucket:
-    """``get`` and the compare-and-set writes of a KV bucket, logging every write. A
-    ``racer`` value is written by "another replica" just before the first update lands."""
+class FakeBucket(FakeKV):
+    """The in-memory bucket, logging every write. A ``racer`` value is written by "another
+    replica" just before the first update lands."""
 
     def __init__(self, racer: bytes | None = None) -> None:
-        self.data: dict[str, tuple[bytes, int]] = {}
-        self.rev = 0
+        super().__init__()
         self.log: list[tuple[str, str, bytes, int | None]] = []
         self._racer = racer
 
-    async def get(self, key: str) -> _Got:
-        if key not in self.data:
-            raise KeyNotFoundError
-        value, rev = self.data[key]
-        return _Got(value, rev)
-
-    def _put(self, key: str, value: bytes) -> int:
-        self.rev += 1
-        self.data[key] = (value, self.rev)
-        return self.rev
-
     async def create(self, key: str, value: bytes) -> int:
-        if key in self.data:
-            raise KeyWrongLastSequenceError
+        revision = await super().create(key, value)
         self.log.append(("create", key, value, None))
-        return self._put(key, value)
+        return revision
 
     async def update(self, key: str, value: bytes, last: int | None = None) -> int:
         if self._racer is not None:
-            self._put(key, self._racer)
+            await self.put(key, self._racer)
             self._racer = None
-        if key not in self.data or self.data[key][1] != last:
-            raise KeyWrongLastSequenceError
+        revision = await super().update(key, value, last or 0)
         self.log.append(("update", key, value, last))
-        return self._put(key, value)
+        return revision
 
     async def delete(self, key: str, last: int | None = None) -> bool:
-        if last is not None and (key not in self.data or self.data[key][1] != last):
-            raise KeyWrongLastSequenceError
+        await super().delete(key, last)
         self.log.append(("delete", key, b"", last))
-        self.data.pop(key, None)
         return True
 
 
