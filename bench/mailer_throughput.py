@@ -4,6 +4,10 @@ Prints the mailer's rate (trigger published → 10,000 ``sent`` outcomes), the p
 the mailer process, the rate of a bare aiosmtplib loop sending pre-built messages to the
 same sink in the same run, and their ratio. ``--dkim`` signs every mail (a 2048-bit key).
 
+The bare loop runs just before the mailer and again just after it, and the ratio is taken
+against the mean of the two: this VM's speed drifts by tens of percent within minutes, and
+a baseline measured on one side only made single runs' ratios swing from 0.6 to 1.1.
+
     .venv/bin/python bench/mailer_throughput.py [--patrons 10000] [--dkim] [--replicas 2]
 
 ``--replicas 2`` runs two mailer processes sharing the durable consumers (as in
@@ -170,6 +174,8 @@ async def run_bench(
     js = nc.jetstream()
     await provision(js)
     events = [event(n) for n in range(args.patrons)]
+    messages = sample_messages(args.bare)
+    bare_before, bare_cpu_before = await bare_loop(port, messages)
     env = {
         "OTAYORI_NATS_URL": url,
         "OTAYORI_SMTP_HOST": "127.0.0.1",
@@ -217,7 +223,8 @@ async def run_bench(
         for mailer in mailers:
             mailer.terminate()
     rate = sent / elapsed
-    bare, bare_cpu = await bare_loop(port, sample_messages(args.bare))
+    bare_after, bare_cpu_after = await bare_loop(port, messages)
+    bare, bare_cpu = (bare_before + bare_after) / 2, (bare_cpu_before + bare_cpu_after) / 2
     await nc.close()
     print(
         f"mailer: {sent} mails in {elapsed:.1f} s = {rate:.0f} mails/s"
@@ -229,7 +236,10 @@ async def run_bench(
         f" smtp-sink {1000 * sink_cpu / sent:.2f} ms/mail"
     )
     print(f"mailer peak RSS: {rss:.0f} MB (largest process)")
-    print(f"bare aiosmtplib loop: {bare:.0f} mails/s, CPU {bare_cpu:.2f} ms/mail")
+    print(
+        f"bare aiosmtplib loop: {bare:.0f} mails/s (before {bare_before:.0f},"
+        f" after {bare_after:.0f}), CPU {bare_cpu:.2f} ms/mail"
+    )
     print(f"ratio mailer/bare: {rate / bare:.2f}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -100,6 +101,7 @@ async def run(name: str, settings: CommonSettings, wire: Wiring, stop: asyncio.E
     http = HealthServer(metrics, runtime.is_ready)
     await http.start(settings.http_host, settings.http_port)
     loops = [asyncio.create_task(c) for c in await wire(runtime)]
+    gc.freeze()  # what wiring built lives as long as the service: never scanned again
     metrics.up.set(1)
     log.info("service.started", extra={"loops": len(loops), "http_port": http.port})
     code = await _supervise(loops, stop, settings.shutdown_grace)
@@ -135,8 +137,18 @@ async def _supervise(loops: list[asyncio.Task[None]], stop: asyncio.Event, grace
     return code
 
 
+#: The cyclic garbage collector runs after this many net allocations (CPython's default is
+#: 700). A service handling a burst allocates and frees millions of short-lived models;
+#: at 700 the collector ran ~1,300 times in a 10,000-mail run of the mailer (1.3–1.5 s
+#: of CPU, a full collection scanning every mail in hand each time), at 50,000 nine
+#: times (0.2 s). Reference counting still frees everything that is not in a cycle at
+#: once, so memory hardly moves (peak RSS the same within 2 MB).
+GC_THRESHOLD = (50_000, 20, 100)
+
+
 def main(name: str, settings_cls: type[S], wire: Wiring) -> None:
     """Entrypoint of ``python -m services.<name>``."""
+    gc.set_threshold(*GC_THRESHOLD)
     settings = load_settings(settings_cls)
     jsonlog.configure(name, settings.log_level)
 
