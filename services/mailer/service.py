@@ -131,7 +131,10 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     pool = SmtpPool(smtp_config(settings))
     runtime.on_close(pool.close)
     gates = GroupGates(
-        parse_group_table(settings.group_concurrency), parse_group_table(settings.group_rate)
+        parse_group_table(settings.group_concurrency),
+        parse_group_table(settings.group_rate),
+        # A slow group never holds every send slot.
+        admission_cap=max(1, settings.send_concurrency - 1),
     )
     sender = Sender(
         config=SenderConfig(settings.mail_domain, settings.verp_key, schedule),

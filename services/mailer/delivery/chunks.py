@@ -14,9 +14,9 @@ the chunk is acked once every mail has ended one of two ways:
   twice for it.
 
 Every mail, whatever carries it, first waits for its carrier group's admission (at most
-the group's concurrency of its mails past this point), then for one of the sender's
-slots (mails in flight): the mails of a carrier slowed down by its pacer hold at most
-their group's share of the slots, never all of them.
+twice the group's concurrency of its mails past this point, and never all the slots), then
+for one of the sender's slots (mails in flight): the mails of a carrier slowed down by its
+pacer hold at most their group's share of the slots, never all of them.
 
 While a chunk's mails are in hand it tells the server so every third of ``ack_wait``
 (``in_progress``), for at most ``KEEP_ALIVE_FOR``: a chunk carries many mails, and those
@@ -74,6 +74,7 @@ class ChunkSender:
         self._admission = admission
         self._slots = asyncio.Semaphore(concurrency)
         self._beat = ack_wait / 3
+        self._beats = max(1, int(KEEP_ALIVE_FOR / self._beat))
         self._on_hand_off = on_hand_off
 
     async def handle(self, item: MailWork | WorkChunk, delivery: Delivery) -> None:
@@ -90,7 +91,7 @@ class ChunkSender:
             await asyncio.wait([alive])  # a cancellation of this handler still propagates
         if not alive.cancelled() and alive.exception() is not None:
             log.warning(
-                "mail.chunk_keep_alive_failed", extra={"error": type(alive.exception()).__name__}
+                "mail.chunk_keep_alive_stopped", extra={"error": type(alive.exception()).__name__}
             )
         failed = [e for e in ended if isinstance(e, BaseException)]
         for error in failed[1:]:
@@ -103,7 +104,7 @@ class ChunkSender:
             await self._send(work, delivery)
 
     async def _keep_alive(self, delivery: Delivery) -> None:
-        for _ in range(int(KEEP_ALIVE_FOR / self._beat)):
+        for _ in range(self._beats):
             await asyncio.sleep(self._beat)  # a timer, not a synchronisation
             try:
                 await delivery.in_progress()

@@ -11,26 +11,40 @@ from services.mailer.plan.pacing import Pacer, is_throttle
 from shared.carriers import CARRIER_GROUPS
 from shared.contracts.mail import CarrierGroup
 
+#: A group's mails that may hold send slots, per connection of the group.
+ADMISSION_FACTOR = 2
+
 
 class GroupGates:
     """``async with gates.slot(group)`` waits for a free connection and a paced slot.
 
     ``async with gates.admission(group)`` is taken before a mail takes one of the sender's
-    slots (mails in flight): at most the group's concurrency of them wait for that group, so
-    mails of a throttled carrier cannot hold every slot while the others' mail waits.
+    slots (mails in flight) and held while it is handled: at most ``ADMISSION_FACTOR`` times
+    the group's concurrency of its mails hold slots — enough to keep the group's
+    connections busy while the others wait for the broker (claim, ``sent``, outcome) — and
+    never all of them (``admission_cap``, one less than the slots), so mails of a throttled
+    carrier cannot hold every slot while the others' mail waits.
     """
 
-    def __init__(self, concurrency: Mapping[str, float], rate: Mapping[str, float]) -> None:
+    def __init__(
+        self,
+        concurrency: Mapping[str, float],
+        rate: Mapping[str, float],
+        *,
+        admission_cap: int | None = None,
+    ) -> None:
         default_conc = int(concurrency.get("other", 8))
         self._sems = {
             g: asyncio.Semaphore(max(1, int(concurrency.get(g, default_conc))))
             for g in CARRIER_GROUPS
         }
         self._pacers = {g: Pacer(rate=rate.get(g, 0.0)) for g in CARRIER_GROUPS}
-        self._admissions = {
-            g: asyncio.Semaphore(max(1, int(concurrency.get(g, default_conc))))
-            for g in CARRIER_GROUPS
-        }
+
+        def admitted(group: str) -> int:
+            wanted = ADMISSION_FACTOR * max(1, int(concurrency.get(group, default_conc)))
+            return max(1, min(wanted, admission_cap or wanted))
+
+        self._admissions = {g: asyncio.Semaphore(admitted(g)) for g in CARRIER_GROUPS}
 
     def pacer(self, group: CarrierGroup) -> Pacer:
         return self._pacers[group]

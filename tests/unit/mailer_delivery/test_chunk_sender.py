@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from services.mailer.delivery.chunks import ChunkSender
+from services.mailer.delivery.gates import GroupGates
 from services.mailer.plan.model import MailWork, WorkChunk, carry
 from services.mailer.plan.work import make_work
 from shared.bus.consume import Delivery, Reject, Retry
@@ -207,3 +208,20 @@ async def test_a_slow_carriers_mails_hold_only_their_groups_share_of_the_slots()
         timeout=10,
     )
     assert len(others_done) == 4
+
+
+async def _admitted(sem: asyncio.Semaphore) -> int:
+    n = 0
+    while not sem.locked():
+        await sem.acquire()
+        n += 1
+    return n
+
+
+async def test_a_group_may_keep_its_connections_busy_but_never_hold_every_slot() -> None:
+    table = {"docomo": 4.0, "gmail": 8.0, "other": 32.0}
+    gates = GroupGates(table, {}, admission_cap=63)
+    assert await _admitted(gates.admission("docomo")) == 8
+    assert await _admitted(gates.admission("gmail")) == 16
+    assert await _admitted(gates.admission("other")) == 63  # one slot always left
+    assert await _admitted(GroupGates(table, {}).admission("other")) == 64
