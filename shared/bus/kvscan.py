@@ -106,16 +106,20 @@ async def keys(js: JetStreamContext, bucket: str, pattern: str = ">") -> list[st
     return [item.key for item in await scan(js, bucket, pattern, values=False)]
 
 
-async def get_model(kv: KeyValue, key: str, model: type[M]) -> tuple[M | None, int]:
-    """One key's value as ``model`` and its revision (``None, 0`` when absent; a deleted
-    key gives ``None`` and the revision of its delete marker, for a compare-and-set)."""
+async def get_value(kv: KeyValue, key: str) -> tuple[bytes | None, int]:
+    """One key's value and its revision (``None, 0`` when absent; a deleted key gives
+    ``None`` and the revision of its delete marker, for a compare-and-set)."""
     try:
         entry = await kv.get(key)
     except KeyNotFoundError:
         return None, 0
-    if not entry.value:
-        return None, entry.revision or 0
-    return model.model_validate_json(entry.value), entry.revision or 0
+    return entry.value or None, entry.revision or 0
+
+
+async def get_model(kv: KeyValue, key: str, model: type[M]) -> tuple[M | None, int]:
+    """``get_value`` decoded as ``model``."""
+    value, revision = await get_value(kv, key)
+    return (None if value is None else model.model_validate_json(value)), revision
 
 
 class KvWrites(Protocol):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import TypeAdapter, create_model
 
@@ -141,13 +141,8 @@ class PendingStore:
         )
 
     async def read(self, key: str) -> Stored | None:
-        try:
-            got = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        if not got.value:
-            return None
-        return Stored(key, decode_entry(key, got.value), got.revision or 0)
+        value, revision = await kvscan.get_value(self._kv, key)
+        return None if value is None else Stored(key, decode_entry(key, value), revision)
 
     async def scan(self, pattern: str) -> list[Stored]:
         """Every entry with events waiting whose key matches ``pattern`` (a NATS wildcard);
@@ -256,11 +251,8 @@ class PendingStore:
         await self._returned.put(returned_key(event.loan_id), event.model_dump_json().encode())
 
     async def is_returned(self, loan_id: str) -> bool:
-        try:
-            entry = await self._returned.get(returned_key(loan_id))
-        except KeyNotFoundError:
-            return False
-        return bool(entry.value)
+        value, _ = await kvscan.get_value(self._returned, returned_key(loan_id))
+        return value is not None
 
     async def returned_among(self, loan_ids: set[str]) -> set[str]:
         ids = sorted(loan_ids)
@@ -305,8 +297,5 @@ class PendingStore:
         await self._kv.put(key, data)
 
     async def get_marker(self, key: str) -> bytes | None:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return entry.value or None
+        value, _ = await kvscan.get_value(self._kv, key)
+        return value

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from shared.bus import kvscan
@@ -122,11 +121,8 @@ class SuppressionMirror:
         return key in state.keys
 
     async def _get(self, key: str) -> bool:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return False
-        return bool(entry.value)
+        value, _ = await kvscan.get_value(self._kv, key)
+        return value is not None
 
     @staticmethod
     async def _follow(watcher: KeyValue.KeyWatcher, state: _State) -> None:
