@@ -126,7 +126,7 @@ class Collector:
             log.info("collect.online_loan_already_mailed", extra={"patron_id": event.patron_id})
             return
         trigger = TriggerFired.model_validate_json(fired)
-        await self._fan_out_one(self._online_loan_run(trigger, late=late), stored)
+        await self._fan_out_chunk(self._online_loan_run(trigger, late=late), [stored])
         log.warning("collect.online_loan_late", extra={"patron_id": event.patron_id})
 
     # -- triggers --------------------------------------------------------------------------
@@ -265,7 +265,10 @@ class Collector:
         )
 
     async def _fan_out_chunk(
-        self, run: Run, chunk: Sequence[Stored], changes: Mapping[str, PatronEmailChanged]
+        self,
+        run: Run,
+        chunk: Sequence[Stored],
+        changes: Mapping[str, PatronEmailChanged] | None = None,
     ) -> None:
         assigned = await asyncio.gather(*(self._assign(run, s, changes) for s in chunk))
         works = [work for work, _ in assigned if work is not None]
@@ -279,14 +282,6 @@ class Collector:
                 for s, (_, written) in zip(chunk, assigned, strict=True)
             )
         )
-
-    async def _fan_out_one(
-        self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None = None
-    ) -> None:
-        work, written = await self._assign(run, stored, changes)
-        if work is not None:
-            await self._send_now(work)
-        await self._store.release(stored.key, run.run_id, hint=written)
 
     async def _assign(
         self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None

@@ -115,10 +115,8 @@ class ChunkSender:
     async def _member(self, work: MailWork, delivery: Delivery) -> None:
         try:
             await self._one(work, delivery)
-        except Retry as exc:
-            await self._hand_off(work, exc.reason)
-        except Reject as exc:
-            # The single item meets the same refusal and goes to a dead letter with it.
+        except (Retry, Reject) as exc:
+            # Alone, it is retried as before, or meets the same refusal and its dead letter.
             await self._hand_off(work, exc.reason)
         except asyncio.CancelledError:
             raise
