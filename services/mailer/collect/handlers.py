@@ -18,7 +18,7 @@ from datetime import date
 
 from nats.errors import Error as NatsError
 
-from services.mailer.collect.store import PendingStore, Stored
+from services.mailer.collect.store import ConflictError, PendingStore, Stored
 from services.mailer.plan import grouping, keys
 from services.mailer.plan.chunks import entry_group, windows
 from services.mailer.plan.grouping import Eligible, Siblings
@@ -151,7 +151,7 @@ class Collector:
         await self._fan_out(run, entries, delivery)
         # Counted from today at the latest: a trigger forced for a future date must not
         # purge batches that are still current.
-        await self._purge_old_batches(min(thursday, self._clock.now().astimezone(JST).date()))
+        await self._purge_old_batches(min(thursday, self._today()))
 
     async def _purge_old_batches(self, reference: date) -> None:
         """Drop the entries (tombstones) of batches past their retention.
@@ -217,10 +217,13 @@ class Collector:
             grouping.hold_ready_eligible(rd),
             grouping.hold_ready_useless(rd),
         )
-        await self._fan_out(run, await self._store.scan(keys.HOLD_READY_FILTER), delivery)
+        stored = await self._store.scan_all(keys.HOLD_READY_FILTER)
+        await self._fan_out(run, _waiting(stored), delivery)
+        await self._forget_past(stored)
 
     async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
-        entries = await self._store.scan(keys.OVERDUE_FILTER)
+        stored = await self._store.scan_all(keys.OVERDUE_FILTER)
+        entries = _waiting(stored)
         loans = {
             p.event.loan_id
             for s in entries
@@ -236,6 +239,30 @@ class Collector:
             grouping.overdue_useless(returned),
         )
         await self._fan_out(run, entries, delivery)
+        await self._forget_past(stored)
+
+    async def _forget_past(self, stored: Sequence[Stored]) -> None:
+        """Drop the tombstones past their date (today's, not the run's: a trigger forced
+        for a later date forgets nothing early) from entries holding nothing else (a run
+        releasing an entry prunes its own); entries left empty are deleted.
+
+        Housekeeping after the run's mails are out, like the weekly purge: a NATS error is
+        logged and left to the next run.
+        """
+        today = self._today()
+        spent = [s for s in stored if not grouping.waiting(s.entry)]
+        stale = [s for s in spent if grouping.prune(s.entry, today) is not s.entry]
+        try:
+            for s in stale:
+                await self._store.change(s.key, lambda e: grouping.prune(e, today), hint=s)
+        except (NatsError, ConflictError) as exc:
+            log.warning(
+                "collect.tombstones_forget_failed",
+                extra={"today": today.isoformat(), "error": type(exc).__name__},
+            )
+            return
+        if stale:
+            log.info("collect.tombstones_forgotten", extra={"entries": len(stale)})
 
     async def _fan_out(self, run: Run, entries: Sequence[Stored], delivery: Delivery) -> None:
         """Each entry's events of this run become one mail; the mails travel in chunks.
@@ -276,9 +303,10 @@ class Collector:
             await self._send_now(carry(works, self._clock.now()))
         # ``written`` is the entry as this process last wrote or read it: if anything
         # changed since, the compare-and-set fails and ``release`` re-reads.
+        today = self._today()
         await asyncio.gather(
             *(
-                self._store.release(s.key, run.run_id, hint=written)
+                self._store.release(s.key, run.run_id, today=today, hint=written)
                 for s, (_, written) in zip(chunk, assigned, strict=True)
             )
         )
@@ -311,6 +339,9 @@ class Collector:
         )
         return work, written
 
+    def _today(self) -> date:
+        return self._clock.now().astimezone(JST).date()
+
     # -- bounce digest ---------------------------------------------------------------------
 
     async def on_digest(self, digest: BounceDigest, delivery: Delivery) -> None:
@@ -320,3 +351,7 @@ class Collector:
         await self._publish(item)
         for work in item.works if isinstance(item, WorkChunk) else (item,):
             self._on_work(work.kind)
+
+
+def _waiting(stored: Sequence[Stored]) -> list[Stored]:
+    return [s for s in stored if grouping.waiting(s.entry)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, get_args
 
 from nats.js import JetStreamContext
@@ -147,9 +148,12 @@ class PendingStore:
     async def scan(self, pattern: str) -> list[Stored]:
         """Every entry with events waiting whose key matches ``pattern`` (a NATS wildcard);
         entries holding only tombstones are left out."""
+        return [s for s in await self.scan_all(pattern) if grouping.waiting(s.entry)]
+
+    async def scan_all(self, pattern: str) -> list[Stored]:
+        """Every entry whose key matches ``pattern``, tombstone-only ones included."""
         items = await kvscan.scan(self._js, PENDING_BUCKET, pattern)
-        stored = (Stored(i.key, decode_entry(i.key, i.value), i.revision) for i in items if i.value)
-        return [s for s in stored if grouping.waiting(s.entry)]
+        return [Stored(i.key, decode_entry(i.key, i.value), i.revision) for i in items if i.value]
 
     async def purge(self, patterns: Iterable[str]) -> None:
         """Remove every key matching each pattern, history and all (idempotent)."""
@@ -222,11 +226,13 @@ class PendingStore:
         written = await self._apply(stored.key, change, stored)
         return taken, written
 
-    async def release(self, key: str, run: str, *, hint: Stored | None = None) -> None:
+    async def release(
+        self, key: str, run: str, *, today: date | None = None, hint: Stored | None = None
+    ) -> None:
         def change(entry: PendingEntry) -> PendingEntry | None:
             # ``release`` answers ``entry`` itself when it holds none of the run's events,
             # else an entry with fewer events.
-            released = grouping.release(entry, run)
+            released = grouping.release(entry, run, today)
             return None if released is entry else released
 
         await self._apply(key, change, hint)

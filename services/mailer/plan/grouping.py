@@ -29,22 +29,34 @@ drops the items already mailed from an event collected again: a redelivery or a 
 of mailed items adds nothing; a re-post listing one more item adds that item alone (its
 late mail lists only it). An entry holding only tombstones has nothing to mail: runs skip
 it and ``assign`` on it changes nothing.
+
+Tombstones of the daily runs (hold-ready and overdue entries, ``PendingEntry.recent``).
+Their entries live across runs, so each tombstone carries a date: a hold's is its pickup
+deadline (item ``<hold>@<deadline>``: a re-post with another deadline is news worth a
+mail), a reminder's (item ``<loan>@<level>``) a week after the event occurred.
+``add_event`` drops an event of a tombstone's item that occurred on or before its date (a
+redelivery, a re-post of the mailed reminder); a reminder of the same loan and level that
+occurs later is a new reminder. ``release`` and ``prune`` forget tombstones whose date has
+passed; a daily run deletes the entries left with nothing (``is_empty``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from services.mailer.plan.keys import item_identity
-from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
+from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource, Tombstone
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanOnlineIssued, LoanOverdue, PatronEmailChanged
 
 Eligible = Callable[[PendingSource], bool]
 #: Which other runs' marks ``assign`` respects (see the module doc).
 Siblings = Callable[[str], bool]
+#: A reminder of one loan at one level occurring within this many days of the one mailed
+#: is taken as that reminder again (an ILS re-post), not a new one.
+REMINDER_REPEAT_DAYS = 7
 
 
 def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
@@ -54,6 +66,8 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     for held in entry.events:
         if held.event.event_id == event.event_id:
             return None
+    if entry.recent and _was_mailed(entry, event):
+        return None
     unsent = unmailed(entry, event) if isinstance(event, LoanOnlineIssued) else event
     if unsent is None:
         return None
@@ -96,6 +110,36 @@ def late_event(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued
     return unmailed(entry, event)
 
 
+def tombstone(event: PendingSource) -> Tombstone | None:
+    """What a daily run remembers of a mailed event (``None`` for online loans, whose
+    loan ids go to ``mailed``)."""
+    if isinstance(event, HoldReady):
+        deadline = event.pickup_deadline
+        return Tombstone(item=f"{event.hold_id}@{deadline.isoformat()}", until=deadline)
+    if isinstance(event, LoanOverdue):
+        occurred = event.occurred_at.astimezone(JST).date()
+        return Tombstone(
+            item=item_identity(event), until=occurred + timedelta(days=REMINDER_REPEAT_DAYS)
+        )
+    return None
+
+
+def _was_mailed(entry: PendingEntry, event: PendingSource) -> bool:
+    mark = tombstone(event)
+    if mark is None:
+        return False
+    occurred = event.occurred_at.astimezone(JST).date()
+    return any(t.item == mark.item and occurred <= t.until for t in entry.recent)
+
+
+def prune(entry: PendingEntry, today: date) -> PendingEntry:
+    """The entry without tombstones whose date has passed; ``entry`` itself if none has."""
+    kept = tuple(t for t in entry.recent if t.until >= today)
+    if len(kept) == len(entry.recent):
+        return entry
+    return entry.model_copy(update={"recent": kept})
+
+
 def waiting(entry: PendingEntry) -> bool:
     """Whether the entry has events to mail (not just tombstones)."""
     return bool(entry.events)
@@ -103,7 +147,7 @@ def waiting(entry: PendingEntry) -> bool:
 
 def is_empty(entry: PendingEntry) -> bool:
     """Nothing to mail and nothing to remember: the key can go."""
-    return not entry.events and not entry.mailed
+    return not entry.events and not entry.mailed and not entry.recent
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +192,10 @@ def assign(
     return Assignment(new, tuple(taken), changed)
 
 
-def release(entry: PendingEntry, run: str) -> PendingEntry:
-    """The entry without this run's events, their loans kept as tombstones (online
-    loans); an entry left with neither events nor tombstones is deleted by the caller.
+def release(entry: PendingEntry, run: str, today: date | None = None) -> PendingEntry:
+    """The entry without this run's events, remembered as tombstones: online loans' loan
+    ids in ``mailed``, the daily runs' items in ``recent`` (those past their date, as of
+    ``today`` when given, forgotten). An entry left with nothing is deleted by the caller.
     ``entry`` itself when it holds no event of the run."""
     kept: list[PendingEvent] = []
     released: list[PendingSource] = []
@@ -161,20 +206,33 @@ def release(entry: PendingEntry, run: str) -> PendingEntry:
             kept.append(held)
     if not released:
         return entry
-    return _with(entry, tuple(kept), _tombstones(entry, released))
+    recent = _recent(entry, released, today)
+    return _with(entry, tuple(kept), _tombstones(entry, released), recent)
 
 
 def _with(
-    entry: PendingEntry, events: tuple[PendingEvent, ...], mailed: tuple[str, ...] | None = None
+    entry: PendingEntry,
+    events: tuple[PendingEvent, ...],
+    mailed: tuple[str, ...] | None = None,
+    recent: tuple[Tombstone, ...] | None = None,
 ) -> PendingEntry:
     """``entry.model_copy(update=...)`` of ``events`` (and ``mailed`` unless ``None``),
     built directly: validating an entry's values costs less than copying the entry. The
-    fields set are ``model_copy``'s: an unset ``mailed`` (its default) stays unset."""
+    fields set are ``model_copy``'s: an unset ``mailed`` (its default) stays unset.
+    ``recent`` is carried over unless given (it is never stored empty)."""
     kind, patron_id = entry.kind, entry.patron_id
+    if recent is None:
+        recent = entry.recent
+    if mailed is None and "mailed" in entry.model_fields_set:
+        mailed = entry.mailed
+    if recent:
+        if mailed is not None:
+            return PendingEntry(
+                kind=kind, patron_id=patron_id, events=events, mailed=mailed, recent=recent
+            )
+        return PendingEntry(kind=kind, patron_id=patron_id, events=events, recent=recent)
     if mailed is not None:
         return PendingEntry(kind=kind, patron_id=patron_id, events=events, mailed=mailed)
-    if "mailed" in entry.model_fields_set:
-        return PendingEntry(kind=kind, patron_id=patron_id, events=events, mailed=entry.mailed)
     return PendingEntry(kind=kind, patron_id=patron_id, events=events)
 
 
@@ -183,6 +241,25 @@ def _tombstones(entry: PendingEntry, released: Iterable[PendingSource]) -> tuple
     if loans <= set(entry.mailed):
         return entry.mailed
     return tuple(sorted(loans.union(entry.mailed)))
+
+
+def _recent(
+    entry: PendingEntry, released: Iterable[PendingSource], today: date | None
+) -> tuple[Tombstone, ...]:
+    """``entry.recent`` with the released events' tombstones (the later date of an item
+    mailed twice), without those past their date."""
+    marks = [mark for mark in map(tombstone, released) if mark is not None]
+    if not marks and not entry.recent:
+        return ()  # online loans: their tombstones are ``mailed``
+    until = {t.item: t.until for t in entry.recent}
+    for mark in marks:
+        if until.get(mark.item, mark.until) <= mark.until:
+            until[mark.item] = mark.until
+    return tuple(
+        Tombstone(item=item, until=day)
+        for item, day in sorted(until.items())
+        if today is None or day >= today
+    )
 
 
 def drop_loans(entry: PendingEntry, loan_ids: Collection[str]) -> PendingEntry:

@@ -74,6 +74,21 @@ class PendingEvent(BaseModel):
     run: str | None = None
 
 
+class Tombstone(BaseModel):
+    """An item a daily run has handed to sending (hold-ready and overdue entries): the
+    same item collected again, as an event that occurred on or before ``until`` (JST),
+    is that mail again (a redelivery, an ILS re-post), not a new one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: str = Field(max_length=300)
+    until: date
+
+
+def _none_kept(value: tuple[Tombstone, ...]) -> bool:
+    return not value
+
+
 class PendingEntry(BaseModel):
     """Value of ``mail_pending[<kind>.<scope>.<patron>]``: one patron's waiting events.
 
@@ -81,6 +96,10 @@ class PendingEntry(BaseModel):
     handed to sending (tombstones), so the same items collected again (a redelivery, an
     ILS re-post) are not mailed twice. An entry holding only tombstones has nothing to
     mail; the batch's entries are purged a few weeks after its Thursday.
+
+    ``recent`` (hold-ready and overdue entries): the same for the daily runs, each item
+    with the date after which it is forgotten. Left out of the stored value while empty,
+    so entries without it read the same to a mailer that predates it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -89,6 +108,7 @@ class PendingEntry(BaseModel):
     patron_id: str
     events: tuple[PendingEvent, ...] = ()
     mailed: tuple[str, ...] = ()
+    recent: tuple[Tombstone, ...] = Field((), exclude_if=_none_kept)
 
 
 class MailWork(Event):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from services.mailer.plan import grouping, keys
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
-from shared.clock import JST
 from shared.contracts.ils import LoanItem, LoanOnlineIssued
-from tests.integration.mailer.events import BATCH, THURSDAY, hold_ready, online_loan, overdue
+from tests.integration.mailer.events import BATCH, THURSDAY, online_loan
 
 RUN = BATCH.batch_id
 SIBLINGS = keys.batch_runs(RUN)
@@ -92,18 +91,6 @@ def test_an_entry_stored_before_tombstones_still_decodes() -> None:
     decoded = PendingEntry.model_validate_json(stored)
     assert decoded == old and decoded.mailed == ()
     assert grouping.waiting(decoded) and not grouping.is_empty(decoded)
-
-
-def test_hold_ready_and_overdue_entries_keep_no_tombstones() -> None:
-    ready = hold_ready("P1", "H-1", datetime(2026, 12, 6, 15, 0, tzinfo=JST), date(2026, 12, 14))
-    for kind, event in (("hold_ready", ready), ("overdue", overdue("P1", "L-1"))):
-        entry = PendingEntry(
-            kind=kind,  # type: ignore[arg-type]
-            patron_id="P1",
-            events=(PendingEvent(event=event, run="run-1"),),
-        )
-        released = grouping.release(entry, "run-1")
-        assert released.mailed == () and grouping.is_empty(released)  # the key is deleted
 
 
 def test_a_weekly_run_purges_batches_more_than_four_weeks_old_going_back_a_year() -> None:

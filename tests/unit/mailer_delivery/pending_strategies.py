@@ -14,8 +14,14 @@ from datetime import date, datetime
 from hypothesis import strategies as st
 
 from services.mailer.plan import keys
-from services.mailer.plan.grouping import Assignment, Eligible, Siblings
-from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource, SourceEvent
+from services.mailer.plan.grouping import Assignment, Eligible, Siblings, tombstone
+from services.mailer.plan.model import (
+    PendingEntry,
+    PendingEvent,
+    PendingSource,
+    SourceEvent,
+    Tombstone,
+)
 from shared.clock import JST
 from shared.contracts.bounce import BounceDigest
 from shared.contracts.ils import (
@@ -126,6 +132,15 @@ def pending_events(draw: st.DrawFn) -> PendingEvent:
     return PendingEvent(event=event, run=draw(st.sampled_from([None, *RUNS])))
 
 
+#: Daily tombstones (never stored empty), some of the items the generated events have.
+_recent = st.dictionaries(
+    st.sampled_from(["H-1@2026-12-14", "H-2@2026-12-10", "L1@1", "L2@3", "X@2"]),
+    st.dates(date(2026, 11, 20), date(2026, 12, 20)),
+    min_size=1,
+    max_size=3,
+).map(lambda d: tuple(Tombstone(item=i, until=u) for i, u in sorted(d.items())))
+
+
 @st.composite
 def entries(draw: st.DrawFn) -> PendingEntry:
     """Entries built in code (some fields left unset) or read back from JSON (all set)."""
@@ -137,6 +152,8 @@ def entries(draw: st.DrawFn) -> PendingEntry:
         values["events"] = tuple(draw(st.lists(pending_events(), max_size=4)))
     if draw(st.booleans()):
         values["mailed"] = tuple(sorted(draw(st.sets(_loan_ids, max_size=3))))
+    if draw(st.booleans()):
+        values["recent"] = draw(_recent)
     entry = PendingEntry.model_validate(values)
     if draw(st.booleans()):
         return PendingEntry.model_validate_json(entry.model_dump_json())
@@ -206,10 +223,26 @@ def reference_release(entry: PendingEntry, run: str) -> PendingEntry:
     kept = tuple(p for p in entry.events if p.run != run)
     if len(kept) == len(entry.events):
         return entry
-    released = (p.event for p in entry.events if p.run == run)
-    return entry.model_copy(
-        update={"events": kept, "mailed": _reference_tombstones(entry, released)}
-    )
+    released = [p.event for p in entry.events if p.run == run]
+    update: dict[str, object] = {
+        "events": kept,
+        "mailed": _reference_tombstones(entry, released),
+    }
+    recent = _reference_recent(entry, released)
+    if recent:
+        update["recent"] = recent
+    return entry.model_copy(update=update)
+
+
+def _reference_recent(
+    entry: PendingEntry, released: Iterable[PendingSource]
+) -> tuple[Tombstone, ...]:
+    latest = {t.item: t.until for t in entry.recent}
+    for event in released:
+        mark = tombstone(event)
+        if mark is not None:
+            latest[mark.item] = max(mark.until, latest.get(mark.item, mark.until))
+    return tuple(Tombstone(item=i, until=u) for i, u in sorted(latest.items()))
 
 
 def _reference_tombstones(

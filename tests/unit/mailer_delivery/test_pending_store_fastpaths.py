@@ -10,6 +10,7 @@ optionally getting in first, and must leave the same writes, revisions and answe
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from hypothesis import given, settings
@@ -88,11 +89,13 @@ class GeneralStore(PendingStore):
         written = await self.change(stored.key, change, hint=stored)
         return taken, written
 
-    async def release(self, key: str, run: str, *, hint: Stored | None = None) -> None:
+    async def release(
+        self, key: str, run: str, *, today: date | None = None, hint: Stored | None = None
+    ) -> None:
         await self.change(key, lambda entry: reference_release(entry, run), hint=hint)
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
-        if not entry.events and not entry.mailed:
+        if not entry.events and not entry.mailed and not entry.recent:
             if last:
                 await self._cas_delete(key, last)
             return None
