@@ -85,13 +85,13 @@ class Collector:
             await self._collect_online_loan(event)
         elif isinstance(event, HoldReady):
             key = keys.hold_ready_pending_key(event.patron_id)
-            await self._store.add(key, "hold_ready", event.patron_id, event)
+            await self._collect_daily(key, "hold_ready", event)
         elif isinstance(event, LoanOverdue):
             if await self._store.is_returned(event.loan_id):
                 log.info("collect.overdue_already_returned", extra={"patron_id": event.patron_id})
                 return
             key = keys.overdue_pending_key(event.patron_id)
-            await self._store.add(key, "overdue", event.patron_id, event)
+            await self._collect_daily(key, "overdue", event)
         elif isinstance(event, LoanReturned):
             await self._store.mark_returned(event)
             key = keys.overdue_pending_key(event.patron_id)
@@ -105,6 +105,14 @@ class Collector:
                 log.info("collect.address_changed", extra={"patron_id": event.patron_id})
         else:
             raise Reject(f"the mailer does not handle {type(event).__name__}")
+
+    async def _collect_daily(
+        self, key: str, kind: MailKind, event: HoldReady | LoanOverdue
+    ) -> None:
+        if not await self._store.add(key, kind, event.patron_id, event):
+            # A redelivery, or a re-post of an item held for the next run or mailed by one.
+            extra = {"patron_id": event.patron_id, "kind": kind}
+            log.info("collect.already_collected", extra=extra)
 
     async def _collect_online_loan(self, event: LoanOnlineIssued) -> None:
         key = keys.online_loan_pending_key(event.batch_thursday, event.patron_id)
@@ -219,7 +227,7 @@ class Collector:
         )
         stored = await self._store.scan_all(keys.HOLD_READY_FILTER)
         await self._fan_out(run, _waiting(stored), delivery)
-        await self._forget_past(stored)
+        await self._forget_past(stored, delivery)
 
     async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         stored = await self._store.scan_all(keys.OVERDUE_FILTER)
@@ -239,10 +247,10 @@ class Collector:
             grouping.overdue_useless(returned),
         )
         await self._fan_out(run, entries, delivery)
-        await self._forget_past(stored)
+        await self._forget_past(stored, delivery)
 
-    async def _forget_past(self, stored: Sequence[Stored]) -> None:
-        """Drop the tombstones past their date (today's, not the run's: a trigger forced
+    async def _forget_past(self, stored: Sequence[Stored], delivery: Delivery) -> None:
+        """Drop the tombstones past their ``keep`` (today's date, not the run's: a trigger forced
         for a later date forgets nothing early) from entries holding nothing else (a run
         releasing an entry prunes its own); entries left empty are deleted.
 
@@ -253,8 +261,10 @@ class Collector:
         spent = [s for s in stored if not grouping.waiting(s.entry)]
         stale = [s for s in spent if grouping.prune(s.entry, today) is not s.entry]
         try:
-            for s in stale:
+            for done, s in enumerate(stale, 1):
                 await self._store.change(s.key, lambda e: grouping.prune(e, today), hint=s)
+                if done % PROGRESS_EVERY == 0:
+                    await delivery.in_progress()
         except (NatsError, ConflictError) as exc:
             log.warning(
                 "collect.tombstones_forget_failed",

@@ -31,13 +31,15 @@ late mail lists only it). An entry holding only tombstones has nothing to mail: 
 it and ``assign`` on it changes nothing.
 
 Tombstones of the daily runs (hold-ready and overdue entries, ``PendingEntry.recent``).
-Their entries live across runs, so each tombstone carries a date: a hold's is its pickup
-deadline (item ``<hold>@<deadline>``: a re-post with another deadline is news worth a
-mail), a reminder's (item ``<loan>@<level>``) a week after the event occurred.
-``add_event`` drops an event of a tombstone's item that occurred on or before its date (a
-redelivery, a re-post of the mailed reminder); a reminder of the same loan and level that
-occurs later is a new reminder. ``release`` and ``prune`` forget tombstones whose date has
-passed; a daily run deletes the entries left with nothing (``is_empty``).
+Their entries live across runs, so each tombstone says which copies are repeats and how
+long it is kept. A hold (item ``<hold>@<deadline>``: a re-post with another deadline is
+news worth a mail) repeats until its deadline and is kept until then; a reminder (item
+``<loan>@<level>``) repeats on the JST day it occurred (the ILS reminding at the same
+level on a later day is a new reminder) and is kept ``TOMBSTONE_DAYS`` after the later of
+that day and its mail, long past any redelivery of it. ``add_event`` drops an event of a
+tombstone's item that occurred on or before its ``until``; ``release`` and ``prune``
+forget tombstones past their ``keep``; a daily run deletes the entries left with nothing
+(``is_empty``).
 """
 
 from __future__ import annotations
@@ -54,15 +56,17 @@ from shared.contracts.ils import HoldReady, LoanOnlineIssued, LoanOverdue, Patro
 Eligible = Callable[[PendingSource], bool]
 #: Which other runs' marks ``assign`` respects (see the module doc).
 Siblings = Callable[[str], bool]
-#: A reminder of one loan at one level occurring within this many days of the one mailed
-#: is taken as that reminder again (an ILS re-post), not a new one.
-REMINDER_REPEAT_DAYS = 7
+#: Days a reminder's tombstone is kept after the later of its event's day and its mail:
+#: a redelivery or replay of the mailed event within them is recognised.
+TOMBSTONE_DAYS = 14
 
 
 def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
-    """The entry with ``event`` added; ``None`` when it is already there (a redelivery)
-    or, for an online loan, when every item of it is mailed or held already. Only its
-    other items are added: a run mails each loan of the batch once."""
+    """The entry with ``event`` added; ``None`` when it is already there (a redelivery),
+    when its item is held already or was mailed (a tombstone), or, for an online loan,
+    when every item of it is mailed or held already. Only its other items are added: a
+    run mails each loan of the batch once. A hold posted again with another pickup
+    deadline replaces the copy of it waiting for a run."""
     for held in entry.events:
         if held.event.event_id == event.event_id:
             return None
@@ -72,10 +76,25 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     if unsent is None:
         return None
     identity = item_identity(unsent)
-    for held in entry.events:
-        if item_identity(held.event) == identity:
-            return None
-    return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
+    same = [held for held in entry.events if item_identity(held.event) == identity]
+    if not all(_superseded(held.event, unsent) for held in same):
+        return None  # the same item is held already (an ILS re-post)
+    # A hold posted again with another pickup deadline replaces the copy waiting for a run
+    # (a copy a run has marked is that run's to mail; the new one waits for the next).
+    replaced = {id(held) for held in same if held.run is None}
+    kept = tuple(held for held in entry.events if id(held) not in replaced)
+    return entry.model_copy(update={"events": (*kept, PendingEvent(event=unsent))})
+
+
+def _superseded(held: PendingSource, event: PendingSource) -> bool:
+    """Whether ``event`` is later news of ``held``'s hold: another pickup deadline,
+    reported after it."""
+    return (
+        isinstance(held, HoldReady)
+        and isinstance(event, HoldReady)
+        and held.pickup_deadline != event.pickup_deadline
+        and held.occurred_at < event.occurred_at
+    )
 
 
 def unmailed(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued | None:
@@ -110,31 +129,36 @@ def late_event(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued
     return unmailed(entry, event)
 
 
-def tombstone(event: PendingSource) -> Tombstone | None:
-    """What a daily run remembers of a mailed event (``None`` for online loans, whose
-    loan ids go to ``mailed``)."""
+def tombstone(event: PendingSource, mailed_on: date | None = None) -> Tombstone | None:
+    """What a daily run remembers of an event it mailed on ``mailed_on`` (``None`` for
+    online loans, whose loan ids go to ``mailed``)."""
     if isinstance(event, HoldReady):
         deadline = event.pickup_deadline
-        return Tombstone(item=f"{event.hold_id}@{deadline.isoformat()}", until=deadline)
+        item = f"{event.hold_id}@{deadline.isoformat()}"
+        return Tombstone(item=item, until=deadline, keep=deadline)
     if isinstance(event, LoanOverdue):
-        occurred = event.occurred_at.astimezone(JST).date()
-        return Tombstone(
-            item=item_identity(event), until=occurred + timedelta(days=REMINDER_REPEAT_DAYS)
-        )
+        occurred = _day(event)
+        latest = occurred if mailed_on is None else max(occurred, mailed_on)
+        keep = latest + timedelta(days=TOMBSTONE_DAYS)
+        return Tombstone(item=item_identity(event), until=occurred, keep=keep)
     return None
+
+
+def _day(event: PendingSource) -> date:
+    return event.occurred_at.astimezone(JST).date()
 
 
 def _was_mailed(entry: PendingEntry, event: PendingSource) -> bool:
     mark = tombstone(event)
     if mark is None:
         return False
-    occurred = event.occurred_at.astimezone(JST).date()
+    occurred = _day(event)
     return any(t.item == mark.item and occurred <= t.until for t in entry.recent)
 
 
 def prune(entry: PendingEntry, today: date) -> PendingEntry:
-    """The entry without tombstones whose date has passed; ``entry`` itself if none has."""
-    kept = tuple(t for t in entry.recent if t.until >= today)
+    """The entry without tombstones past their ``keep``; ``entry`` itself if none is."""
+    kept = tuple(t for t in entry.recent if t.keep >= today)
     if len(kept) == len(entry.recent):
         return entry
     return entry.model_copy(update={"recent": kept})
@@ -246,20 +270,20 @@ def _tombstones(entry: PendingEntry, released: Iterable[PendingSource]) -> tuple
 def _recent(
     entry: PendingEntry, released: Iterable[PendingSource], today: date | None
 ) -> tuple[Tombstone, ...]:
-    """``entry.recent`` with the released events' tombstones (the later date of an item
-    mailed twice), without those past their date."""
-    marks = [mark for mark in map(tombstone, released) if mark is not None]
+    """``entry.recent`` with the tombstones of the events released ``today`` (an item
+    mailed twice keeps the later of each date), without those past their ``keep``."""
+    marks = [mark for event in released if (mark := tombstone(event, today)) is not None]
     if not marks and not entry.recent:
         return ()  # online loans: their tombstones are ``mailed``
-    until = {t.item: t.until for t in entry.recent}
+    held = {t.item: t for t in entry.recent}
     for mark in marks:
-        if until.get(mark.item, mark.until) <= mark.until:
-            until[mark.item] = mark.until
-    return tuple(
-        Tombstone(item=item, until=day)
-        for item, day in sorted(until.items())
-        if today is None or day >= today
-    )
+        old = held.get(mark.item)
+        if old is not None:
+            mark = Tombstone(
+                item=mark.item, until=max(old.until, mark.until), keep=max(old.keep, mark.keep)
+            )
+        held[mark.item] = mark
+    return tuple(held[item] for item in sorted(held) if today is None or held[item].keep >= today)
 
 
 def drop_loans(entry: PendingEntry, loan_ids: Collection[str]) -> PendingEntry:

@@ -77,12 +77,14 @@ class PendingEvent(BaseModel):
 class Tombstone(BaseModel):
     """An item a daily run has handed to sending (hold-ready and overdue entries): the
     same item collected again, as an event that occurred on or before ``until`` (JST),
-    is that mail again (a redelivery, an ILS re-post), not a new one."""
+    is that mail again (a redelivery, an ILS re-post), not a new one. Forgotten after
+    ``keep``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     item: str = Field(max_length=300)
     until: date
+    keep: date
 
 
 def _none_kept(value: tuple[Tombstone, ...]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from hypothesis import strategies as st
 
@@ -132,13 +132,26 @@ def pending_events(draw: st.DrawFn) -> PendingEvent:
     return PendingEvent(event=event, run=draw(st.sampled_from([None, *RUNS])))
 
 
+#: Release days the property tests draw (some prune the drawn tombstones, some do not).
+release_days = st.one_of(st.none(), st.dates(date(2026, 11, 25), date(2026, 12, 25)))
+
+
+@st.composite
+def _tombstone(draw: st.DrawFn, item: str) -> Tombstone:
+    until = draw(st.dates(date(2026, 11, 20), date(2026, 12, 20)))
+    return Tombstone(item=item, until=until, keep=until + timedelta(days=draw(st.integers(0, 20))))
+
+
 #: Daily tombstones (never stored empty), some of the items the generated events have.
-_recent = st.dictionaries(
-    st.sampled_from(["H-1@2026-12-14", "H-2@2026-12-10", "L1@1", "L2@3", "X@2"]),
-    st.dates(date(2026, 11, 20), date(2026, 12, 20)),
-    min_size=1,
-    max_size=3,
-).map(lambda d: tuple(Tombstone(item=i, until=u) for i, u in sorted(d.items())))
+_recent = (
+    st.sets(
+        st.sampled_from(["H-1@2026-12-14", "H-2@2026-12-10", "L1@1", "L2@3", "X@2"]),
+        min_size=1,
+        max_size=3,
+    )
+    .map(sorted)
+    .flatmap(lambda items: st.tuples(*(_tombstone(i) for i in items)))
+)
 
 
 @st.composite
@@ -219,7 +232,7 @@ def reference_assign(
     return Assignment(new, tuple(taken), changed)
 
 
-def reference_release(entry: PendingEntry, run: str) -> PendingEntry:
+def reference_release(entry: PendingEntry, run: str, today: date | None = None) -> PendingEntry:
     kept = tuple(p for p in entry.events if p.run != run)
     if len(kept) == len(entry.events):
         return entry
@@ -228,21 +241,25 @@ def reference_release(entry: PendingEntry, run: str) -> PendingEntry:
         "events": kept,
         "mailed": _reference_tombstones(entry, released),
     }
-    recent = _reference_recent(entry, released)
+    recent = _reference_recent(entry, released, today)
     if recent:
         update["recent"] = recent
     return entry.model_copy(update=update)
 
 
 def _reference_recent(
-    entry: PendingEntry, released: Iterable[PendingSource]
+    entry: PendingEntry, released: Iterable[PendingSource], today: date | None
 ) -> tuple[Tombstone, ...]:
-    latest = {t.item: t.until for t in entry.recent}
+    latest = {t.item: t for t in entry.recent}
     for event in released:
-        mark = tombstone(event)
-        if mark is not None:
-            latest[mark.item] = max(mark.until, latest.get(mark.item, mark.until))
-    return tuple(Tombstone(item=i, until=u) for i, u in sorted(latest.items()))
+        mark = tombstone(event, today)
+        if mark is None:
+            continue
+        old = latest.get(mark.item, mark)
+        latest[mark.item] = Tombstone(
+            item=mark.item, until=max(old.until, mark.until), keep=max(old.keep, mark.keep)
+        )
+    return tuple(t for _, t in sorted(latest.items()) if today is None or t.keep >= today)
 
 
 def _reference_tombstones(

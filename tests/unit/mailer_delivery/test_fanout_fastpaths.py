@@ -29,6 +29,7 @@ from tests.unit.mailer_delivery.pending_strategies import (
     reference_business_key,
     reference_key_and_id,
     reference_release,
+    release_days,
     siblings,
     source_events,
 )
@@ -42,9 +43,9 @@ _steps = st.lists(
 
 
 @settings(max_examples=400, deadline=None)
-@given(entries(), _steps)
+@given(entries(), _steps, release_days)
 def test_assign_and_release_answer_as_the_general_code_step_by_step(
-    entry: PendingEntry, steps: list[tuple[str, str, Any, Any, Any]]
+    entry: PendingEntry, steps: list[tuple[str, str, Any, Any, Any]], today: date | None
 ) -> None:
     fast, general = entry, entry
     for step, run, eligible, useless, sibling in steps:
@@ -57,7 +58,8 @@ def test_assign_and_release_answer_as_the_general_code_step_by_step(
             assert (mine.entry is fast) == (theirs.entry is general)
             fast, general = mine.entry, theirs.entry
         else:
-            released, reference = grouping.release(fast, run), reference_release(general, run)
+            released = grouping.release(fast, run, today)
+            reference = reference_release(general, run, today)
             assert (released is fast) == (reference is general)
             fast, general = released, reference
         assert_same_entry(fast, general)

@@ -29,6 +29,7 @@ from tests.unit.mailer_delivery.pending_strategies import (
     predicates,
     reference_assign,
     reference_release,
+    release_days,
     siblings,
 )
 
@@ -92,7 +93,7 @@ class GeneralStore(PendingStore):
     async def release(
         self, key: str, run: str, *, today: date | None = None, hint: Stored | None = None
     ) -> None:
-        await self.change(key, lambda entry: reference_release(entry, run), hint=hint)
+        await self.change(key, lambda entry: reference_release(entry, run, today), hint=hint)
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
         if not entry.events and not entry.mailed and not entry.recent:
@@ -111,7 +112,7 @@ def _store(cls: type[PendingStore], bucket: FakeBucket) -> PendingStore:
 
 
 async def _run(
-    cls: type[PendingStore], bucket: FakeBucket, key: str, steps: list[Any]
+    cls: type[PendingStore], bucket: FakeBucket, key: str, steps: list[Any], today: date | None
 ) -> list[Any]:
     """A run's steps on one entry: assign (from the scanned entry), release (hinted)."""
     store = _store(cls, bucket)
@@ -122,7 +123,7 @@ async def _run(
             answers.append(None)
             continue
         taken, written = await store.assign(stored, run, eligible, useless, sibling)
-        await store.release(key, run, hint=written)
+        await store.release(key, run, today=today, hint=written)
         answers.append((taken, written))
     return answers
 
@@ -133,9 +134,14 @@ async def _run(
     st.sampled_from(KEYS),
     st.lists(st.tuples(st.sampled_from(RUNS), predicates, predicates, siblings), max_size=3),
     st.one_of(st.none(), entries(), pending_sources),
+    release_days,
 )
 def test_assign_and_release_write_what_the_general_store_wrote(
-    entry: PendingEntry, key: str, steps: list[Any], racer: PendingEntry | PendingSource | None
+    entry: PendingEntry,
+    key: str,
+    steps: list[Any],
+    racer: PendingEntry | PendingSource | None,
+    today: date | None,
 ) -> None:
     initial = entry.model_dump_json().encode()
     if isinstance(racer, PendingSource):  # the entry plus one more event, arriving meanwhile
@@ -146,8 +152,8 @@ def test_assign_and_release_write_what_the_general_store_wrote(
         bucket.data[key] = (initial, 7)
         bucket.rev = 7
 
-    fast = asyncio.run(_run(PendingStore, buckets[0], key, steps))
-    general = asyncio.run(_run(GeneralStore, buckets[1], key, steps))
+    fast = asyncio.run(_run(PendingStore, buckets[0], key, steps, today))
+    general = asyncio.run(_run(GeneralStore, buckets[1], key, steps, today))
 
     assert buckets[0].log == buckets[1].log
     assert buckets[0].data == buckets[1].data
