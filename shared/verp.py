@@ -12,6 +12,7 @@ local part and survive case-folding MTAs, because the token is lower-case only.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import re
 
@@ -27,9 +28,18 @@ class VerpError(ValueError):
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower-cased
 
 
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with ``secret``, copied for each token (``hmac.digest`` looks
+    the digest up by name on every call)."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
 def _mac(secret: bytes, mail_id: str) -> str:
     """16 base32 characters of the first 80 bits of HMAC-SHA256 (``b32encode``, lower)."""
-    bits = int.from_bytes(hmac.digest(secret, mail_id.encode("ascii"), "sha256")[:10])
+    mac = _keyed(secret).copy()
+    mac.update(mail_id.encode("ascii"))
+    bits = int.from_bytes(mac.digest()[:10])
     return "".join(_B32[(bits >> shift) & 31] for shift in range(75, -1, -5))
 
 

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, get_args
+from typing import get_args
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyWrongLastSequenceError
@@ -35,6 +35,7 @@ from services.mailer.plan.model import (
     PendingEvent,
     PendingSource,
     narrow_first,
+    reclassed,
 )
 from shared.bus import kvscan
 from shared.bus.kvscan import KvWrites
@@ -84,16 +85,11 @@ def decode_entry(key: str, data: bytes) -> PendingEntry:
 
 
 def _widened(parsed: PendingEntry) -> PendingEntry:
-    """The narrow model's entry as a ``PendingEntry``: its validated values (the events as
-    they are), the same fields set."""
-    fields = _set_fields(parsed)
-    if "events" in fields:
-        fields["events"] = tuple(PendingEvent.model_validate(_set_fields(p)) for p in parsed.events)
-    return PendingEntry.model_validate(fields)
-
-
-def _set_fields(model: PendingEntry | PendingEvent) -> dict[str, Any]:
-    return {name: getattr(model, name) for name in model.model_fields_set}
+    """The narrow model's entry as a ``PendingEntry`` (its events as ``PendingEvent``s):
+    the same validated values, the same fields set."""
+    for held in parsed.events:
+        reclassed(held, PendingEvent)
+    return reclassed(parsed, PendingEntry)
 
 
 #: ``entry.model_dump_json().encode()``'s bytes without the detour through ``str``.

@@ -223,14 +223,25 @@ def decode_send(subject: str, data: bytes) -> MailWork | WorkChunk:
 
 
 def _widened_chunk(parsed: WorkChunk) -> WorkChunk:
-    # Every field was validated by the narrow model, which differs only in the events.
-    fields = dict(parsed)
-    fields["works"] = [_widened_work(w) for w in parsed.works]
-    return WorkChunk.model_construct(parsed.model_fields_set, **fields)
+    for work in parsed.works:
+        _widened_work(work)
+    return reclassed(parsed, WorkChunk)
 
 
 def _widened_work(parsed: MailWork) -> MailWork:
-    return MailWork.model_construct(parsed.model_fields_set, **dict(parsed))
+    return reclassed(parsed, MailWork)
+
+
+def reclassed(parsed: M, full: type[M]) -> M:
+    """``parsed``, an instance of a narrow model (``create_model`` with ``__base__=full``,
+    narrowing field types only), turned into a ``full`` in place: its validated values are
+    values of ``full``, and the two classes hold their state in the same slots, so only
+    the class changes (no copy: a per-mail cost on the send path)."""
+    if type(parsed) is not full:
+        if type(parsed).__base__ is not full:
+            raise TypeError(f"{type(parsed).__name__} does not narrow {full.__name__}")
+        object.__setattr__(parsed, "__class__", full)
+    return parsed
 
 
 def decode_work(subject: str, data: bytes) -> MailWork:
