@@ -48,7 +48,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.mailer.plan.keys import item_identity
+from services.mailer.plan.keys import item_identity, mail_item
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource, Tombstone
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanOnlineIssued, LoanOverdue, PatronEmailChanged
@@ -65,8 +65,8 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     """The entry with ``event`` added; ``None`` when it is already there (a redelivery),
     when its item is held already or was mailed (a tombstone), or, for an online loan,
     when every item of it is mailed or held already. Only its other items are added: a
-    run mails each loan of the batch once. A hold posted again with another pickup
-    deadline replaces the copy of it waiting for a run."""
+    run mails each loan of the batch once. A hold reported again with another pickup
+    deadline replaces the copy of it waiting for a run (not one a run has marked)."""
     for held in entry.events:
         if held.event.event_id == event.event_id:
             return None
@@ -77,13 +77,23 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
         return None
     identity = item_identity(unsent)
     same = [held for held in entry.events if item_identity(held.event) == identity]
-    if not all(_superseded(held.event, unsent) for held in same):
-        return None  # the same item is held already (an ILS re-post)
-    # A hold posted again with another pickup deadline replaces the copy waiting for a run
-    # (a copy a run has marked is that run's to mail; the new one waits for the next).
-    replaced = {id(held) for held in same if held.run is None}
-    kept = tuple(held for held in entry.events if id(held) not in replaced)
-    return entry.model_copy(update={"events": (*kept, PendingEvent(event=unsent))})
+    if not same:
+        return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
+    held = same[0]  # one copy per item: a second is dropped here or replaces the first
+    if len(same) > 1 or held.run is not None or not _superseded(held.event, unsent):
+        return None  # the same item is held already (an ILS re-post), or a run has it
+    # A hold reported again with another pickup deadline while the first report waits
+    # for its run: the new one replaces it, and the old deadline is remembered as done
+    # (a redelivery of the old report must not bring it back).
+    old = tombstone(held.event)
+    assert old is not None  # a hold's
+    events = tuple(e for e in entry.events if e is not held)
+    return entry.model_copy(
+        update={
+            "events": (*events, PendingEvent(event=unsent)),
+            "recent": _merged(entry.recent, [old]),
+        }
+    )
 
 
 def _superseded(held: PendingSource, event: PendingSource) -> bool:
@@ -134,8 +144,7 @@ def tombstone(event: PendingSource, mailed_on: date | None = None) -> Tombstone 
     online loans, whose loan ids go to ``mailed``)."""
     if isinstance(event, HoldReady):
         deadline = event.pickup_deadline
-        item = f"{event.hold_id}@{deadline.isoformat()}"
-        return Tombstone(item=item, until=deadline, keep=deadline)
+        return Tombstone(item=mail_item(event), until=deadline, keep=deadline)
     if isinstance(event, LoanOverdue):
         occurred = _day(event)
         latest = occurred if mailed_on is None else max(occurred, mailed_on)
@@ -275,7 +284,13 @@ def _recent(
     marks = [mark for event in released if (mark := tombstone(event, today)) is not None]
     if not marks and not entry.recent:
         return ()  # online loans: their tombstones are ``mailed``
-    held = {t.item: t for t in entry.recent}
+    return tuple(t for t in _merged(entry.recent, marks) if today is None or t.keep >= today)
+
+
+def _merged(recent: Iterable[Tombstone], marks: Iterable[Tombstone]) -> tuple[Tombstone, ...]:
+    """``recent`` with ``marks`` added, by item; an item in both keeps the later of each
+    date."""
+    held = {t.item: t for t in recent}
     for mark in marks:
         old = held.get(mark.item)
         if old is not None:
@@ -283,7 +298,7 @@ def _recent(
                 item=mark.item, until=max(old.until, mark.until), keep=max(old.keep, mark.keep)
             )
         held[mark.item] = mark
-    return tuple(held[item] for item in sorted(held) if today is None or held[item].keep >= today)
+    return tuple(held[item] for item in sorted(held))
 
 
 def drop_loans(entry: PendingEntry, loan_ids: Collection[str]) -> PendingEntry:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 from services.mailer.plan.model import SourceEvent
+from shared.clock import JST
 from shared.contracts.bounce import BounceDigest
 from shared.contracts.ils import (
     HoldCancelled,
@@ -48,6 +49,19 @@ def item_identity(event: SourceEvent) -> str:
     return event.occurrence_id
 
 
+def mail_item(event: SourceEvent) -> str:
+    """What a mail says of an event, for its business key: its item identity, plus what a
+    later report of the same item may change — a hold's pickup deadline, the JST day of a
+    reminder (the ILS reminds again at the same level on a later day). Two mails a run
+    makes of different reports then never share a key (and the ledger's verdict)."""
+    if isinstance(event, HoldReady):
+        return f"{event.hold_id}@{event.pickup_deadline.isoformat()}"
+    if isinstance(event, LoanOverdue):
+        day = event.occurred_at.astimezone(JST).date().isoformat()
+        return f"{event.loan_id}@{event.reminder_level}@{day}"
+    return item_identity(event)
+
+
 def business_key(kind: MailKind, patron_id: str | None, run_id: str, items: Iterable[str]) -> str:
     unique = set(items)
     # One item (the usual mail) is its own sorted, newline-joined list.
@@ -60,7 +74,7 @@ def key_and_id(
     kind: MailKind, patron_id: str | None, run_id: str, events: Iterable[SourceEvent]
 ) -> tuple[str, str]:
     """The business key and mail id of a mail made of ``events``."""
-    key = business_key(kind, patron_id, run_id, [item_identity(e) for e in events])
+    key = business_key(kind, patron_id, run_id, [mail_item(e) for e in events])
     return key, mail_id_for(key)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from services.mailer.collect.store import decode_entry, encode_entry
-from services.mailer.plan import grouping
+from services.mailer.plan import grouping, keys
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource, Tombstone
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanOverdue
@@ -94,15 +94,48 @@ def test_a_new_deadline_replaces_the_copy_still_waiting_for_a_run() -> None:
     assert grouping.add_event(added, ready.model_copy(update={"event_id": "old-again"})) is None
 
 
-def test_a_new_deadline_waits_beside_a_copy_a_run_is_mailing() -> None:
+def test_a_replaced_report_coming_back_adds_nothing() -> None:
+    """The old deadline is remembered: a redelivery of the first report, after the new
+    one replaced it or was mailed, does not bring the old deadline back."""
+    ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
+    waiting = PendingEntry(kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready),))
+    replaced = grouping.add_event(waiting, _extended(ready))
+    assert replaced is not None and [t.item for t in replaced.recent] == ["H-1@2026-12-14"]
+    assert grouping.add_event(replaced, ready) is None
+    marked = replaced.model_copy(
+        update={"events": (PendingEvent(event=_extended(ready), run=RUN),)}
+    )
+    mailed = grouping.release(marked, RUN, date(2026, 12, 8))
+    assert [t.item for t in mailed.recent] == ["H-1@2026-12-14", "H-1@2026-12-21"]
+    assert grouping.add_event(mailed, ready) is None
+
+
+def test_a_new_deadline_reported_while_a_run_mails_the_first_is_not_added() -> None:
+    """A known limit: the run marking the first report mails that deadline."""
     ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
     marked = PendingEntry(
         kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready, run=RUN),)
     )
-    added = grouping.add_event(marked, _extended(ready))
-    assert added is not None
-    assert [(p.event, p.run) for p in added.events] == [(ready, RUN), (_extended(ready), None)]
-    assert grouping.add_event(added, _extended(ready).model_copy(update={"event_id": "x"})) is None
+    assert grouping.add_event(marked, _extended(ready)) is None
+
+
+def test_mails_of_different_reports_of_an_item_have_different_keys() -> None:
+    """A run re-fired the same day that takes a new deadline (or a new reminder of the
+    same level) makes a mail of its own, not one the ledger already calls sent."""
+    ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
+    reminder = overdue("P1", "L-1", 3)
+    cases: list[tuple[PendingSource, PendingSource, MailKind]] = [
+        (ready, _extended(ready), "hold_ready"),
+        (reminder, _later(reminder, 7, "weekly-1"), "overdue"),
+    ]
+    for first, second, kind in cases:
+        assert keys.key_and_id(kind, "P1", RUN, [first]) != keys.key_and_id(
+            kind, "P1", RUN, [second]
+        )
+        again = first.model_copy(update={"event_id": "repost-1"})
+        assert keys.key_and_id(kind, "P1", RUN, [again]) == keys.key_and_id(
+            kind, "P1", RUN, [first]
+        )
 
 
 def test_a_reminder_collected_again_the_same_day_adds_nothing() -> None:

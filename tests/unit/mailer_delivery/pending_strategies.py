@@ -271,13 +271,18 @@ def _reference_tombstones(
     return tuple(sorted(loans.union(entry.mailed)))
 
 
-def reference_item_identity(event: SourceEvent) -> str:
+def reference_mail_item(event: SourceEvent) -> str:
+    """The item of a mail's business key: a hold with its deadline, a reminder with its
+    JST day (``keys.mail_item``), otherwise the event's item identity."""
     if isinstance(event, LoanOnlineIssued):
         return ",".join(sorted(item.loan_id for item in event.items))
-    if isinstance(event, HoldReady | HoldCancelled):
+    if isinstance(event, HoldReady):
+        return f"{event.hold_id}@{event.pickup_deadline.isoformat()}"
+    if isinstance(event, HoldCancelled):
         return event.hold_id
     if isinstance(event, LoanOverdue):
-        return f"{event.loan_id}@{event.reminder_level}"
+        day = event.occurred_at.astimezone(JST).date()
+        return f"{event.loan_id}@{event.reminder_level}@{day.isoformat()}"
     if isinstance(event, PatronLoanSuspended):
         return event.event_id
     assert isinstance(event, BounceDigest)
@@ -294,6 +299,6 @@ def reference_business_key(
 def reference_key_and_id(
     kind: str, patron_id: str | None, run_id: str, events: Iterable[SourceEvent]
 ) -> tuple[str, str]:
-    items = (reference_item_identity(e) for e in events)
+    items = (reference_mail_item(e) for e in events)
     key = reference_business_key(kind, patron_id, run_id, items)
     return key, mail_id_for(key)
