@@ -3,8 +3,6 @@ signs a fixed message; this one goes through the sender, the pool and a real rel
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,23 +10,13 @@ import dkim
 
 from tests.integration.mailer.conftest import MailerFactory
 from tests.integration.mailer.events import hold_cancelled
-from tests.support.servers import require
-
-
-def _key(tmp_path: Path) -> tuple[Path, bytes]:
-    require("openssl", shutil.which("openssl"))
-    key = tmp_path / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    pub = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout"], check=True, capture_output=True
-    ).stdout
-    return key, b"".join(line for line in pub.splitlines() if not line.startswith(b"-----"))
+from tests.support.dkim import dkim_key
 
 
 async def test_mail_sent_with_a_dkim_key_verifies(
     mailer_factory: MailerFactory, tmp_path: Path
 ) -> None:
-    key, public = _key(tmp_path)
+    key, public = dkim_key(tmp_path)
     mailer = mailer_factory(dkim_selector="otayori", dkim_key_file=key)
     await mailer.start()
     at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)

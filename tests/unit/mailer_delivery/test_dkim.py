@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import dkim
 import pytest
 
 from services.mailer.delivery.dkim import DkimSigner, relaxed_body, relaxed_header
-from tests.support.servers import require
+from tests.support.dkim import dkim_key
 
 MESSAGE = (
     b"From: =?utf-8?b?44Kq44Oz44Op44Kk44Oz?= <online-lending@plib.pref.aomori.lg.jp>\r\n"
@@ -31,19 +29,9 @@ FOLDED = (
 )
 
 
-def _key_and_dns(tmp_path: Path) -> tuple[Path, bytes]:
-    require("openssl", shutil.which("openssl"))
-    key = tmp_path / "k.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    pub = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout"], check=True, capture_output=True
-    ).stdout
-    return key, b"".join(line for line in pub.splitlines() if not line.startswith(b"-----"))
-
-
 @pytest.mark.parametrize("message", [MESSAGE, FOLDED], ids=["plain", "folded"])
 def test_signed_mail_verifies_with_the_public_key(tmp_path: Path, message: bytes) -> None:
-    key, b64 = _key_and_dns(tmp_path)
+    key, b64 = dkim_key(tmp_path)
     signed = DkimSigner.from_file("otayori", "plib.pref.aomori.lg.jp", key).sign(message)
     assert signed.startswith(b"DKIM-Signature:")
     assert signed.endswith(message)
