@@ -140,11 +140,14 @@ def _online_loan(events: Sequence[Event], given: MailInput) -> Context:
 
 
 def _hold_ready(events: Sequence[Event], given: MailInput) -> Context:
-    seen: dict[str, HoldLine] = {}
+    # A hold reported twice (another pickup deadline) is listed once, as last reported.
+    latest: dict[str, HoldReady] = {}
     for e in events:
         if isinstance(e, HoldReady):
-            seen.setdefault(e.hold_id, HoldLine(_clean(e.title), e.pickup_deadline))
-    items = list(seen.values())
+            held = latest.get(e.hold_id)
+            if held is None or e.occurred_at > held.occurred_at:
+                latest[e.hold_id] = e
+    items = [HoldLine(_clean(e.title), e.pickup_deadline) for e in latest.values()]
     return {"items": items, "first_deadline": min(i.pickup_deadline for i in items)}
 
 

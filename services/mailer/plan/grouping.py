@@ -31,15 +31,14 @@ late mail lists only it). An entry holding only tombstones has nothing to mail: 
 it and ``assign`` on it changes nothing.
 
 Tombstones of the daily runs (hold-ready and overdue entries, ``PendingEntry.recent``).
-Their entries live across runs, so each tombstone says which copies are repeats and how
-long it is kept. A hold (item ``<hold>@<deadline>``: a re-post with another deadline is
-news worth a mail) repeats until its deadline and is kept until then; a reminder (item
-``<loan>@<level>``) repeats on the JST day it occurred (the ILS reminding at the same
-level on a later day is a new reminder) and is kept ``TOMBSTONE_DAYS`` after the later of
-that day and its mail, long past any redelivery of it. ``add_event`` drops an event of a
-tombstone's item that occurred on or before its ``until``; ``release`` and ``prune``
-forget tombstones past their ``keep``; a daily run deletes the entries left with nothing
-(``is_empty``).
+Their entries live across runs, so each tombstone says which later copies are repeats and
+how long it is kept. Its item is what the mail said (``keys.mail_item`` without the day:
+``<hold>@<deadline>``, ``<loan>@<level>``); a copy of the item reported on or before the
+JST day of the mailed report (``until``) is a repeat, a later report is news (the ILS
+reminding again at the same level, staff setting a deadline back). A hold's tombstone is
+kept until its deadline, a reminder's ``TOMBSTONE_DAYS`` after the later of its day and
+its mail. ``add_event`` drops repeats; ``release`` and ``prune`` forget tombstones past
+their ``keep``; a daily run deletes the entries left with nothing (``is_empty``).
 """
 
 from __future__ import annotations
@@ -79,21 +78,20 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     same = [held for held in entry.events if item_identity(held.event) == identity]
     if not same:
         return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
-    held = same[0]  # one copy per item: a second is dropped here or replaces the first
-    if len(same) > 1 or held.run is not None or not _superseded(held.event, unsent):
-        return None  # the same item is held already (an ILS re-post), or a run has it
-    # A hold reported again with another pickup deadline while the first report waits
-    # for its run: the new one replaces it, and the old deadline is remembered as done
-    # (a redelivery of the old report must not bring it back).
-    old = tombstone(held.event)
-    assert old is not None  # a hold's
-    events = tuple(e for e in entry.events if e is not held)
-    return entry.model_copy(
-        update={
-            "events": (*events, PendingEvent(event=unsent)),
-            "recent": _merged(entry.recent, [old]),
-        }
-    )
+    newest = max(same, key=lambda held: held.event.occurred_at)
+    if not _superseded(newest.event, unsent):
+        return None  # the same item is held already (an ILS re-post)
+    # A hold reported again with another pickup deadline, after the last report held: it
+    # replaces a copy waiting for a run, whose report is remembered as done (a redelivery
+    # of it must not bring the old deadline back); a copy a run has marked is that run's
+    # to mail, and the new report waits beside it for the next run (its own mail key).
+    waiting = [held for held in same if held.run is None]
+    olds = [mark for held in waiting if (mark := tombstone(held.event)) is not None]
+    events = tuple(e for e in entry.events if not any(e is held for held in waiting))
+    update: dict[str, object] = {"events": (*events, PendingEvent(event=unsent))}
+    if olds:
+        update["recent"] = _merged(entry.recent, olds)
+    return entry.model_copy(update=update)
 
 
 def _superseded(held: PendingSource, event: PendingSource) -> bool:
@@ -143,8 +141,8 @@ def tombstone(event: PendingSource, mailed_on: date | None = None) -> Tombstone 
     """What a daily run remembers of an event it mailed on ``mailed_on`` (``None`` for
     online loans, whose loan ids go to ``mailed``)."""
     if isinstance(event, HoldReady):
-        deadline = event.pickup_deadline
-        return Tombstone(item=mail_item(event), until=deadline, keep=deadline)
+        keep = event.pickup_deadline  # after it, any report of the hold is useless
+        return Tombstone(item=mail_item(event), until=_day(event), keep=keep)
     if isinstance(event, LoanOverdue):
         occurred = _day(event)
         latest = occurred if mailed_on is None else max(occurred, mailed_on)
@@ -302,11 +300,14 @@ def _merged(recent: Iterable[Tombstone], marks: Iterable[Tombstone]) -> tuple[To
 
 
 def drop_loans(entry: PendingEntry, loan_ids: Collection[str]) -> PendingEntry:
-    """The entry without reminders for returned loans."""
+    """The entry without the waiting reminders of returned loans. A reminder a run has
+    marked stays: that run's set is frozen (a re-run must make the same mail, same key);
+    the sender leaves a returned loan out of the mail and the run's release drops it."""
     kept = tuple(
         p
         for p in entry.events
-        if not (isinstance(p.event, LoanOverdue) and p.event.loan_id in loan_ids)
+        if p.run is not None
+        or not (isinstance(p.event, LoanOverdue) and p.event.loan_id in loan_ids)
     )
     return entry.model_copy(update={"events": kept})
 

@@ -34,10 +34,11 @@ def _later(event: LoanOverdue, days: int, event_id: str) -> LoanOverdue:
     )
 
 
-def test_release_remembers_a_hold_until_its_pickup_deadline() -> None:
+def test_release_remembers_a_hold_report_until_its_pickup_deadline() -> None:
     spent = _mailed("hold_ready", hold_ready("P1", "H-1", SECURED, DEADLINE), today=DEADLINE)
     assert spent.events == () and spent.mailed == ()
-    assert spent.recent == (Tombstone(item="H-1@2026-12-14", until=DEADLINE, keep=DEADLINE),)
+    reported = SECURED.date()  # the report's JST day: later reports are not repeats
+    assert spent.recent == (Tombstone(item="H-1@2026-12-14", until=reported, keep=DEADLINE),)
     assert not grouping.waiting(spent) and not grouping.is_empty(spent)  # kept, not deleted
 
 
@@ -110,13 +111,41 @@ def test_a_replaced_report_coming_back_adds_nothing() -> None:
     assert grouping.add_event(mailed, ready) is None
 
 
-def test_a_new_deadline_reported_while_a_run_mails_the_first_is_not_added() -> None:
-    """A known limit: the run marking the first report mails that deadline."""
-    ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
+def test_a_new_deadline_waits_beside_a_report_a_run_is_mailing() -> None:
+    """The run mails the first report; the new one is the next run's (its own mail key),
+    also when the first run failed for good and the old deadline then passed."""
+    ready = hold_ready("P1", "H-1", SECURED, date(2026, 12, 8))
     marked = PendingEntry(
         kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready, run=RUN),)
     )
-    assert grouping.add_event(marked, _extended(ready)) is None
+    added = grouping.add_event(marked, _extended(ready))
+    assert added is not None
+    assert [(p.event, p.run) for p in added.events] == [(ready, RUN), (_extended(ready), None)]
+    assert grouping.add_event(added, _extended(ready).model_copy(update={"event_id": "x"})) is None
+    # The run that marked the first report failed; the next day its deadline has passed.
+    day = date(2026, 12, 9)
+    eligible, useless = grouping.hold_ready_eligible(day), grouping.hold_ready_useless(day)
+    taken = grouping.assign(added, "hold-ready-2026-12-09", eligible, useless)
+    assert taken.taken == (_extended(ready),)
+
+
+def test_a_deadline_set_back_to_an_earlier_one_is_mailed() -> None:
+    """D1, then D2, then D1 again (staff corrected it): the last report is news, whether
+    D2 is still waiting or was mailed."""
+    first = hold_ready("P1", "H-1", SECURED, DEADLINE)
+    second = _extended(first)
+    back = first.model_copy(
+        update={"event_id": "back-1", "occurred_at": second.occurred_at + timedelta(days=1)}
+    )
+    waiting = PendingEntry(kind="hold_ready", patron_id="P1", events=(PendingEvent(event=first),))
+    replaced = grouping.add_event(waiting, second)
+    assert replaced is not None
+    again = grouping.add_event(replaced, back)
+    assert again is not None and [p.event for p in again.events] == [back]
+    marked = replaced.model_copy(update={"events": (PendingEvent(event=second, run=RUN),)})
+    mailed = grouping.release(marked, RUN, date(2026, 12, 8))
+    after = grouping.add_event(mailed, back)
+    assert after is not None and [p.event for p in after.events] == [back]
 
 
 def test_mails_of_different_reports_of_an_item_have_different_keys() -> None:
@@ -238,3 +267,20 @@ def test_an_entry_without_tombstones_is_stored_as_before() -> None:
     assert b"recent" not in entry.model_dump_json().encode()
     spent = _mailed("overdue", overdue("P1", "L-1"))
     assert decode_entry("od.P1", encode_entry(spent)) == spent
+
+
+def test_a_return_leaves_a_reminder_a_run_has_marked() -> None:
+    """The run's set is frozen: a re-run after a crash must make the same mail (same key),
+    not a second one without the returned loan; the sender leaves the loan out."""
+    run = "overdue-2026-12-05"
+    entry = PendingEntry(
+        kind="overdue",
+        patron_id="P1",
+        events=(
+            PendingEvent(event=overdue("P1", "L-1"), run=run),
+            PendingEvent(event=overdue("P1", "L-2"), run=run),
+            PendingEvent(event=overdue("P1", "L-3")),
+        ),
+    )
+    kept = grouping.drop_loans(entry, {"L-1", "L-3"})
+    assert [p.event.loan_id for p in kept.events] == ["L-1", "L-2"]  # type: ignore[union-attr]

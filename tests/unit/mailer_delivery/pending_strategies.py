@@ -244,7 +244,11 @@ def reference_release(entry: PendingEntry, run: str, today: date | None = None) 
     recent = _reference_recent(entry, released, today)
     if recent:
         update["recent"] = recent
-    return entry.model_copy(update=update)
+    new = entry.model_copy(update=update)
+    if recent or not entry.recent:
+        return new
+    # Every tombstone pruned: the field is neither stored nor set while empty.
+    return PendingEntry(**{k: getattr(new, k) for k in new.model_fields_set if k != "recent"})
 
 
 def _reference_recent(
