@@ -7,6 +7,7 @@ recipient that the rule table needs (status code, SMTP command, remote MTA).
 from __future__ import annotations
 
 import re
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from services.bounce.classifier.wire import DsnFields, ParsedMail
@@ -67,8 +68,8 @@ def header(pm: ParsedMail, name: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError):
-        return value
+    except (HeaderParseError, ValueError, LookupError, UnicodeError):
+        return value  # a broken encoded word (bad base64, say) is left as it came
 
 
 def is_auto_submitted_reply(pm: ParsedMail) -> bool:

@@ -60,3 +60,22 @@ def test_classify_never_raises_on_random_bytes(raw: bytes) -> None:
     res = classify(raw)
     assert res.detector != "internal-error", "a bug was hidden by the safety net"
     assert all(r.category in VALID for r in res.recipients)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        b"=?ISO-2022-JP?B?\x00yRCJWEhPCVrQXc/LiUoJWkhPBsoQiAoRXJyb3IgbWVzc2FnZSkA?=",
+        b"=?utf-8?B?4?=",
+    ],
+    ids=["nul-in-base64", "bad-padding"],
+)
+def test_a_broken_encoded_word_in_the_subject_is_read_as_it_came(subject: bytes) -> None:
+    """Found by the mutation fuzzer: the decoder raised ``HeaderParseError`` (not a
+    ``ValueError``), which only the safety net caught."""
+    raw = (
+        b"From: Mail Administrator <Postmaster@mopera.net>\nTo: admin@sp.example.jp\n"
+        b"Subject: " + subject + b"\nMIME-Version: 1.0\nContent-Type: text/plain\n\n"
+        b"user unknown\n<nobody@mopera.ne.jp>\n"
+    )
+    assert classify(raw).detector != "internal-error"
