@@ -31,14 +31,15 @@ late mail lists only it). An entry holding only tombstones has nothing to mail: 
 it and ``assign`` on it changes nothing.
 
 Tombstones of the daily runs (hold-ready and overdue entries, ``PendingEntry.recent``).
-Their entries live across runs, so each tombstone says which later copies are repeats and
-how long it is kept. Its item is what the mail said (``keys.mail_item`` without the day:
-``<hold>@<deadline>``, ``<loan>@<level>``); a copy of the item reported on or before the
-JST day of the mailed report (``until``) is a repeat, a later report is news (the ILS
-reminding again at the same level, staff setting a deadline back). A hold's tombstone is
-kept until its deadline, a reminder's ``TOMBSTONE_DAYS`` after the later of its day and
-its mail. ``add_event`` drops repeats; ``release`` and ``prune`` forget tombstones past
-their ``keep``; a daily run deletes the entries left with nothing (``is_empty``).
+Their entries live across runs, so each tombstone says which later reports of the item
+are repeats (those that occurred on or before ``until``, JST) and how long it is kept
+(``keep``). A hold (item: its hold id) is one ready mail: any report of it until its
+pickup deadline is a repeat, also one giving another deadline (a changed deadline is not
+mailed; staff tell the patron). A reminder (item ``<loan>@<level>``) repeats on the JST
+day its mailed event occurred (the ILS reminding at the same level on a later day is a
+new reminder) and is kept ``TOMBSTONE_DAYS`` after the later of that day and its mail.
+``add_event`` drops repeats; ``release`` and ``prune`` forget tombstones past their
+``keep``; a daily run deletes the entries left with nothing (``is_empty``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.mailer.plan.keys import item_identity, mail_item
+from services.mailer.plan.keys import item_identity
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource, Tombstone
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanOnlineIssued, LoanOverdue, PatronEmailChanged
@@ -64,8 +65,7 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     """The entry with ``event`` added; ``None`` when it is already there (a redelivery),
     when its item is held already or was mailed (a tombstone), or, for an online loan,
     when every item of it is mailed or held already. Only its other items are added: a
-    run mails each loan of the batch once. A hold reported again with another pickup
-    deadline replaces the copy of it waiting for a run (not one a run has marked)."""
+    run mails each loan of the batch once."""
     for held in entry.events:
         if held.event.event_id == event.event_id:
             return None
@@ -75,34 +75,10 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     if unsent is None:
         return None
     identity = item_identity(unsent)
-    same = [held for held in entry.events if item_identity(held.event) == identity]
-    if not same:
-        return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
-    newest = max(same, key=lambda held: held.event.occurred_at)
-    if not _superseded(newest.event, unsent):
-        return None  # the same item is held already (an ILS re-post)
-    # A hold reported again with another pickup deadline, after the last report held: it
-    # replaces a copy waiting for a run, whose report is remembered as done (a redelivery
-    # of it must not bring the old deadline back); a copy a run has marked is that run's
-    # to mail, and the new report waits beside it for the next run (its own mail key).
-    waiting = [held for held in same if held.run is None]
-    olds = [mark for held in waiting if (mark := tombstone(held.event)) is not None]
-    events = tuple(e for e in entry.events if not any(e is held for held in waiting))
-    update: dict[str, object] = {"events": (*events, PendingEvent(event=unsent))}
-    if olds:
-        update["recent"] = _merged(entry.recent, olds)
-    return entry.model_copy(update=update)
-
-
-def _superseded(held: PendingSource, event: PendingSource) -> bool:
-    """Whether ``event`` is later news of ``held``'s hold: another pickup deadline,
-    reported after it."""
-    return (
-        isinstance(held, HoldReady)
-        and isinstance(event, HoldReady)
-        and held.pickup_deadline != event.pickup_deadline
-        and held.occurred_at < event.occurred_at
-    )
+    for held in entry.events:
+        if item_identity(held.event) == identity:
+            return None  # the same item is held already (an ILS re-post)
+    return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
 
 
 def unmailed(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued | None:
@@ -141,8 +117,9 @@ def tombstone(event: PendingSource, mailed_on: date | None = None) -> Tombstone 
     """What a daily run remembers of an event it mailed on ``mailed_on`` (``None`` for
     online loans, whose loan ids go to ``mailed``)."""
     if isinstance(event, HoldReady):
-        keep = event.pickup_deadline  # after it, any report of the hold is useless
-        return Tombstone(item=mail_item(event), until=_day(event), keep=keep)
+        # Any report of the hold until its deadline (after it, a report is useless).
+        deadline = event.pickup_deadline
+        return Tombstone(item=event.hold_id, until=deadline, keep=deadline)
     if isinstance(event, LoanOverdue):
         occurred = _day(event)
         latest = occurred if mailed_on is None else max(occurred, mailed_on)

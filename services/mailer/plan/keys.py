@@ -51,9 +51,9 @@ def item_identity(event: SourceEvent) -> str:
 
 def mail_item(event: SourceEvent) -> str:
     """What a mail says of an event, for its business key: its item identity, plus what a
-    later report of the same item may change — a hold's pickup deadline, the JST day of a
-    reminder (the ILS reminds again at the same level on a later day). Two mails a run
-    makes of different reports then never share a key (and the ledger's verdict)."""
+    later report of the same item may differ in — a hold's pickup deadline, the JST day of
+    a reminder (the ILS reminds again at the same level on a later day). Two mails saying
+    different things then never share a key (and the ledger's verdict)."""
     if isinstance(event, HoldReady):
         return f"{event.hold_id}@{event.pickup_deadline.isoformat()}"
     if isinstance(event, LoanOverdue):

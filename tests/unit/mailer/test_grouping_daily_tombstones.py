@@ -34,11 +34,10 @@ def _later(event: LoanOverdue, days: int, event_id: str) -> LoanOverdue:
     )
 
 
-def test_release_remembers_a_hold_report_until_its_pickup_deadline() -> None:
+def test_release_remembers_a_hold_until_its_pickup_deadline() -> None:
     spent = _mailed("hold_ready", hold_ready("P1", "H-1", SECURED, DEADLINE), today=DEADLINE)
     assert spent.events == () and spent.mailed == ()
-    reported = SECURED.date()  # the report's JST day: later reports are not repeats
-    assert spent.recent == (Tombstone(item="H-1@2026-12-14", until=reported, keep=DEADLINE),)
+    assert spent.recent == (Tombstone(item="H-1", until=DEADLINE, keep=DEADLINE),)
     assert not grouping.waiting(spent) and not grouping.is_empty(spent)  # kept, not deleted
 
 
@@ -67,13 +66,23 @@ def test_a_mailed_hold_collected_again_adds_nothing() -> None:
     assert grouping.add_event(spent, ready.model_copy(update={"event_id": "repost-1"})) is None
 
 
-def test_a_hold_posted_again_with_another_deadline_is_mailed() -> None:
+def test_a_changed_deadline_is_not_mailed_again() -> None:
+    """One ready mail per hold: a report giving another pickup deadline, before or after
+    the mail, is a repeat (staff who change a deadline tell the patron)."""
     ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
+    waiting = PendingEntry(kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready),))
+    assert grouping.add_event(waiting, _extended(ready)) is None
+    marked = PendingEntry(
+        kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready, run=RUN),)
+    )
+    assert grouping.add_event(marked, _extended(ready)) is None
     spent = _mailed("hold_ready", ready)
-    extended = _extended(ready)
-    added = grouping.add_event(spent, extended)
-    assert added is not None and [p.event for p in added.events] == [extended]
-    assert added.recent == spent.recent
+    assert grouping.add_event(spent, _extended(ready)) is None
+    # After the first deadline, the tombstone is gone: a report then is a new ready mail.
+    later = _extended(ready).model_copy(
+        update={"occurred_at": datetime(2026, 12, 15, 9, 0, tzinfo=JST)}
+    )
+    assert grouping.add_event(grouping.prune(spent, date(2026, 12, 15)), later) is not None
 
 
 def _extended(ready: HoldReady) -> HoldReady:
@@ -84,68 +93,6 @@ def _extended(ready: HoldReady) -> HoldReady:
             "occurred_at": ready.occurred_at + timedelta(hours=2),
         }
     )
-
-
-def test_a_new_deadline_replaces_the_copy_still_waiting_for_a_run() -> None:
-    ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
-    waiting = PendingEntry(kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready),))
-    added = grouping.add_event(waiting, _extended(ready))
-    assert added is not None and [p.event for p in added.events] == [_extended(ready)]
-    # The older word arriving after the newer one (a redelivery) changes nothing.
-    assert grouping.add_event(added, ready.model_copy(update={"event_id": "old-again"})) is None
-
-
-def test_a_replaced_report_coming_back_adds_nothing() -> None:
-    """The old deadline is remembered: a redelivery of the first report, after the new
-    one replaced it or was mailed, does not bring the old deadline back."""
-    ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
-    waiting = PendingEntry(kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready),))
-    replaced = grouping.add_event(waiting, _extended(ready))
-    assert replaced is not None and [t.item for t in replaced.recent] == ["H-1@2026-12-14"]
-    assert grouping.add_event(replaced, ready) is None
-    marked = replaced.model_copy(
-        update={"events": (PendingEvent(event=_extended(ready), run=RUN),)}
-    )
-    mailed = grouping.release(marked, RUN, date(2026, 12, 8))
-    assert [t.item for t in mailed.recent] == ["H-1@2026-12-14", "H-1@2026-12-21"]
-    assert grouping.add_event(mailed, ready) is None
-
-
-def test_a_new_deadline_waits_beside_a_report_a_run_is_mailing() -> None:
-    """The run mails the first report; the new one is the next run's (its own mail key),
-    also when the first run failed for good and the old deadline then passed."""
-    ready = hold_ready("P1", "H-1", SECURED, date(2026, 12, 8))
-    marked = PendingEntry(
-        kind="hold_ready", patron_id="P1", events=(PendingEvent(event=ready, run=RUN),)
-    )
-    added = grouping.add_event(marked, _extended(ready))
-    assert added is not None
-    assert [(p.event, p.run) for p in added.events] == [(ready, RUN), (_extended(ready), None)]
-    assert grouping.add_event(added, _extended(ready).model_copy(update={"event_id": "x"})) is None
-    # The run that marked the first report failed; the next day its deadline has passed.
-    day = date(2026, 12, 9)
-    eligible, useless = grouping.hold_ready_eligible(day), grouping.hold_ready_useless(day)
-    taken = grouping.assign(added, "hold-ready-2026-12-09", eligible, useless)
-    assert taken.taken == (_extended(ready),)
-
-
-def test_a_deadline_set_back_to_an_earlier_one_is_mailed() -> None:
-    """D1, then D2, then D1 again (staff corrected it): the last report is news, whether
-    D2 is still waiting or was mailed."""
-    first = hold_ready("P1", "H-1", SECURED, DEADLINE)
-    second = _extended(first)
-    back = first.model_copy(
-        update={"event_id": "back-1", "occurred_at": second.occurred_at + timedelta(days=1)}
-    )
-    waiting = PendingEntry(kind="hold_ready", patron_id="P1", events=(PendingEvent(event=first),))
-    replaced = grouping.add_event(waiting, second)
-    assert replaced is not None
-    again = grouping.add_event(replaced, back)
-    assert again is not None and [p.event for p in again.events] == [back]
-    marked = replaced.model_copy(update={"events": (PendingEvent(event=second, run=RUN),)})
-    mailed = grouping.release(marked, RUN, date(2026, 12, 8))
-    after = grouping.add_event(mailed, back)
-    assert after is not None and [p.event for p in after.events] == [back]
 
 
 def test_mails_of_different_reports_of_an_item_have_different_keys() -> None:
@@ -220,8 +167,8 @@ def test_tombstones_are_forgotten_after_their_keep() -> None:
 
 
 def test_a_release_forgets_past_tombstones_and_keeps_the_later_dates_of_an_item() -> None:
-    old = Tombstone(item="H-0@2026-12-01", until=date(2026, 12, 1), keep=date(2026, 12, 1))
-    same = Tombstone(item="H-1@2026-12-14", until=DEADLINE, keep=DEADLINE)
+    old = Tombstone(item="H-0", until=date(2026, 12, 1), keep=date(2026, 12, 1))
+    same = Tombstone(item="H-1", until=DEADLINE, keep=DEADLINE)
     ready = hold_ready("P1", "H-1", SECURED, DEADLINE)
     entry = PendingEntry(
         kind="hold_ready",
@@ -250,7 +197,7 @@ def test_assign_and_release_carry_the_tombstones_of_earlier_runs() -> None:
     )
     assert taken.taken == (second,) and taken.entry.recent == spent.recent
     done = grouping.release(taken.entry, run, date(2026, 12, 9))
-    assert [t.item for t in done.recent] == ["H-1@2026-12-14", "H-2@2026-12-15"]
+    assert [t.item for t in done.recent] == ["H-1", "H-2"]
 
 
 def test_online_loan_releases_keep_no_dated_tombstones() -> None:
