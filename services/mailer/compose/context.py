@@ -140,14 +140,11 @@ def _online_loan(events: Sequence[Event], given: MailInput) -> Context:
 
 
 def _hold_ready(events: Sequence[Event], given: MailInput) -> Context:
-    # A hold reported twice (another pickup deadline) is listed once, as last reported.
-    latest: dict[str, HoldReady] = {}
+    seen: dict[str, HoldLine] = {}
     for e in events:
         if isinstance(e, HoldReady):
-            held = latest.get(e.hold_id)
-            if held is None or e.occurred_at > held.occurred_at:
-                latest[e.hold_id] = e
-    items = [HoldLine(_clean(e.title), e.pickup_deadline) for e in latest.values()]
+            seen.setdefault(e.hold_id, HoldLine(_clean(e.title), e.pickup_deadline))
+    items = list(seen.values())
     return {"items": items, "first_deadline": min(i.pickup_deadline for i in items)}
 
 

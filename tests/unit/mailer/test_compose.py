@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
@@ -174,17 +174,6 @@ def test_hold_ready_lists_each_title_with_its_deadline() -> None:
     assert "予約資料2\n     受取期限日：12月10日(木)" in body
     assert body.count("予約資料1") == 1
     assert "予約は解除され、資料は次にご予約の方へ" in body  # Q12
-
-
-def test_a_hold_reported_twice_is_listed_as_last_reported() -> None:
-    """A run that takes two reports of one hold (a run that failed left the first marked;
-    staff changed the deadline meanwhile) gives the deadline reported last."""
-    first = hold_ready(1, date(2026, 12, 12))
-    later = hold_ready(1, date(2026, 12, 19), occurred_at=first.occurred_at + timedelta(hours=3))
-    for events in ([first, later], [later, first]):
-        body = body_of(_compose("hold_ready", list(events)))
-        assert "予約資料1\n     受取期限日：12月19日(土)" in body
-        assert "12月12日" not in body
 
 
 def test_hold_cancelled_explains_each_reason() -> None:
