@@ -69,10 +69,15 @@ def _shown(chars: list[str]) -> str:
     return "、".join(f"「{n}」" for n in names) + more
 
 
+def _breaks_or_controls(c: str) -> bool:
+    """A line break (CR, LF, U+2028/9) or a control character; a tab reads as a space."""
+    return c != "\t" and unicodedata.category(c) in ("Cc", "Zl", "Zp")
+
+
 def _check_characters(address: str, raw: str) -> None:
     if not address:
         raise _fail("empty", "メールアドレスが登録されていません（空欄です）。", raw)
-    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in address):
+    if any(_breaks_or_controls(c) for c in address):
         raise _fail("control_char", "メールアドレスに改行などの制御文字が含まれています。", raw)
     wide = [c for c in address if unicodedata.east_asian_width(c) in ("F", "W")]
     if wide:

@@ -5,6 +5,11 @@ events that disagree on who or what the mail is about raise ``ComposeError`` rat
 than produce a mail that mixes two patrons' loans. Events are put in a stable order
 (``occurred_at``, then ``event_id``) and de-duplicated by their loan/hold id, so a
 redelivered or regrouped event never changes the mail.
+
+An online loan mail may list items for several pickup libraries: each hold has its own
+受取館 (Q8, Q9, Q31), and the patron gets one mail per weekly batch listing every item
+(``pickups``: one ``PickupGroup`` per library, in order of first appearance). A loan id
+seen twice keeps the library of its first event; a later correction is not mailed.
 """
 
 from __future__ import annotations
@@ -48,6 +53,19 @@ EVENT_TYPES: dict[MailKind, type[Event]] = {
 class LoanLine:
     title: str
     due_date: date
+
+
+@dataclass(frozen=True)
+class PickupGroup:
+    """The items of an online loan mail to be collected at one cooperating library.
+
+    ``first_number`` is the list number of its first item: the mail numbers items
+    continuously across libraries, so the last number is the mail's item count.
+    """
+
+    name: str
+    items: list[LoanLine]
+    first_number: int
 
 
 @dataclass(frozen=True)
@@ -126,17 +144,31 @@ def _online_loan(events: Sequence[Event], given: MailInput) -> Context:
             kind="online_loan",
             field="batch_thursday",
         )
-    library_no = _same("online_loan", "pickup_library_no", loans, lambda e: e.pickup_library_no)
-    seen: dict[str, LoanLine] = {}
-    for event in loans:
-        for item in event.items:
-            seen.setdefault(item.loan_id, LoanLine(_clean(item.title), item.due_date))
+    pickups = _pickup_groups(loans)
     return {
-        "library_name": library(library_no).name,
+        "pickups": pickups,
         "pickup_start": batch.pickup_start,
         "pickup_deadline": batch.pickup_deadline,
-        "items": list(seen.values()),
+        "items": [line for group in pickups for line in group.items],
     }
+
+
+def _pickup_groups(loans: Sequence[LoanOnlineIssued]) -> list[PickupGroup]:
+    """Items grouped by pickup library: libraries and items in order of first appearance."""
+    seen: set[str] = set()
+    by_library: dict[int, list[LoanLine]] = {}
+    for event in loans:
+        for item in event.items:
+            if item.loan_id not in seen:  # a loan seen again keeps its first library
+                seen.add(item.loan_id)
+                line = LoanLine(_clean(item.title), item.due_date)
+                by_library.setdefault(event.pickup_library_no, []).append(line)
+    groups: list[PickupGroup] = []
+    number = 1
+    for library_no, lines in by_library.items():
+        groups.append(PickupGroup(library(library_no).name, lines, number))
+        number += len(lines)
+    return groups
 
 
 def _hold_ready(events: Sequence[Event], given: MailInput) -> Context:

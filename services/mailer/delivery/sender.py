@@ -37,9 +37,9 @@ from services.mailer.plan.pacing import verdict
 from services.mailer.plan.timing import RetrySchedule
 from shared.bus.consume import Delivery, Reject, Retry
 from shared.carriers import carrier_group
-from shared.clock import Clock
+from shared.clock import JST, Clock
 from shared.contracts.base import Event
-from shared.contracts.ils import LoanOverdue, PatronEmailChanged
+from shared.contracts.ils import HoldReady, LoanOverdue, PatronEmailChanged
 from shared.contracts.mail import SESSION_COMMANDS, CarrierGroup
 from shared.mailrecord import LedgerState, message_id_for
 from shared.verp import envelope_sender
@@ -135,6 +135,10 @@ class Sender:
         if not work.events:
             await self._end(work, claim, "expired", Result("expired", cause="all_returned"))
             return
+        work = without_past_holds(work, now)
+        if not work.events:
+            await self._end(work, claim, "expired", Result("expired", cause="past_usefulness"))
+            return
         message_id = message_id_for(work.mail_id, self._cfg.domain)
         try:
             data = self._composer.build(work, address, message_id, now)
@@ -162,7 +166,7 @@ class Sender:
             # The relay refused the session or our sender, not this recipient: an
             # operations problem (our relay, its TLS, AUTH or sender policy), never the
             # patron's. The mail waits for it.
-            if reply.code != DROPPED or reply.tls_unverified:
+            if reply.code != DROPPED or reply.tls_unverified or reply.relay_unfit:
                 log.error(
                     "mail.relay_refused",
                     extra={
@@ -305,6 +309,8 @@ class Sender:
 def _transient_cause(reply: Reply) -> str:
     if reply.tls_unverified:
         return "relay_tls_failed"
+    if reply.relay_unfit:
+        return "relay_refused"
     if not reply.code:
         return "connection_lost"
     if reply.command in SESSION_COMMANDS:
@@ -314,6 +320,19 @@ def _transient_cause(reply: Reply) -> str:
 
 def replace_events(work: MailWork, events: list[SourceEvent]) -> MailWork:
     return work.model_copy(update={"events": events})
+
+
+def without_past_holds(work: MailWork, now: datetime) -> MailWork:
+    """A hold-ready mail sent late (retries) leaves out the holds whose deadline passed.
+
+    The mail expires with its latest deadline; a hold whose own deadline is over has been
+    (or is being) cancelled, with its own mail: listing it as ready, with a deadline in the
+    past, would send the patron to the counter for nothing."""
+    if work.kind != "hold_ready":
+        return work
+    today = now.astimezone(JST).date()
+    kept = [e for e in work.events if not (isinstance(e, HoldReady) and e.pickup_deadline < today)]
+    return work if len(kept) == len(work.events) else replace_events(work, kept)
 
 
 def _ids(work: MailWork, claim: Claim, group: CarrierGroup) -> dict[str, object]:

@@ -44,6 +44,8 @@ class Reply:
     command: SmtpCommand | None = None  # the phase whose answer (or silence) this is
     #: The relay's TLS certificate did not verify (expired, wrong name, unknown CA).
     tls_unverified: bool = False
+    #: The relay lacks what the settings require of it (STARTTLS, AUTH): no mail went out.
+    relay_unfit: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -145,7 +147,13 @@ class SmtpPool:
             return Reply(exc.code, exc.message, phase)
         except (TimeoutError, SMTPException, OSError) as exc:
             client.close()
-            return Reply(DROPPED, _describe(exc), phase, tls_unverified=_unverified(exc))
+            return Reply(
+                DROPPED,
+                _describe(exc),
+                phase,
+                tls_unverified=_unverified(exc),
+                relay_unfit=_unfit(exc),
+            )
         transport = client.transport
         if transport is None or transport.is_closing():
             client.close()
@@ -270,6 +278,14 @@ async def _ehlo_or_helo(client: aiosmtplib.SMTP) -> None:
 def _went_stale(reply: Reply) -> bool:
     """A reused session that died before MAIL was answered (EOF, or 421 "closing")."""
     return reply.command == "mail" and reply.code in (DROPPED, 421)
+
+
+def _unfit(exc: BaseException) -> bool:
+    """Whether aiosmtplib refused to go on with this relay (no STARTTLS, no AUTH offered).
+
+    Not a network failure: such a relay answers every time, and no answer it gives will
+    change until ops change the relay or the settings."""
+    return isinstance(exc, SMTPException) and not isinstance(exc, ConnectionError | TimeoutError)
 
 
 def _unverified(exc: BaseException) -> bool:

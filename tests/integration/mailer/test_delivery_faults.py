@@ -2,7 +2,8 @@
 
 - A relay refusing the *session* (greeting, EHLO) says nothing about the recipient: the
   mail is deferred (``cause=relay_refused``), never ``failed``; so is a relay whose TLS
-  certificate does not verify (``cause=relay_tls_failed``), and both are logged as errors.
+  certificate does not verify (``cause=relay_tls_failed``), or that no longer offers the
+  STARTTLS the settings require (``cause=relay_refused``); all are logged as errors.
 - The ``sent`` write after the relay's 250 failing (broker timeout) is retried, not turned
   into a redelivery that resends after the lease.
 - ``Ledger.abandon`` losing its compare-and-set still lets the caller dead-letter.
@@ -135,6 +136,31 @@ async def test_a_relay_certificate_that_does_not_verify_defers_the_mail(
         controller.stop()
     first = (await mailer.outcomes())[0]
     assert (first.cause, first.smtp_command) == ("relay_tls_failed", "connect")
+    assert relay.received == []
+    refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
+    assert refused and refused[0].levelno == logging.ERROR
+
+
+async def test_a_relay_no_longer_offering_starttls_defers_with_an_ops_error(
+    mailer_factory: MailerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger=SENDER_LOG)
+    relay = RecordingSMTP()
+    port = free_port()
+    controller = Controller(relay.handler, hostname="127.0.0.1", port=port)  # no STARTTLS
+    controller.start()
+    try:
+        mailer = mailer_factory()
+        mailer.settings = mailer.settings.model_copy(
+            update={"smtp_port": port, "smtp_tls": "starttls"}
+        )
+        await mailer.start()
+        await mailer.publish(cancelled_hold())
+        await mailer.wait_outcomes(1, "deferred")
+    finally:
+        controller.stop()
+    first = (await mailer.outcomes())[0]
+    assert (first.cause, first.smtp_command) == ("relay_refused", "connect")
     assert relay.received == []
     refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
     assert refused and refused[0].levelno == logging.ERROR

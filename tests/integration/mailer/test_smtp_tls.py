@@ -239,6 +239,25 @@ async def test_a_relay_we_cannot_verify_never_gets_a_mail(
     assert served.relay.accepted == []
 
 
+async def test_a_relay_without_starttls_is_unfit_not_a_dropped_line(serve: Serve, pki: Pki) -> None:
+    # The relay's configuration changed under us: it no longer offers STARTTLS. Nothing
+    # goes out in the clear, and the reply says the relay is unfit, so the sender logs an
+    # ops error (cause relay_refused) instead of a silent "connection lost".
+    served = await serve()
+    (reply,) = await _send_all(_pool(served.port, "starttls", pki.ca_pem), 1)
+    assert (reply.code, reply.command) == (DROPPED, "connect")
+    assert reply.relay_unfit and not reply.tls_unverified
+    assert "STARTTLS" in reply.text
+    assert served.relay.sessions == []
+    assert served.relay.accepted == []
+
+
+async def test_a_relay_that_drops_the_line_is_not_unfit(serve: Serve, pki: Pki) -> None:
+    (reply,) = await _send_all(_pool(free_port(), "starttls", pki.ca_pem), 1)
+    assert (reply.code, reply.command) == (DROPPED, "connect")
+    assert not reply.relay_unfit
+
+
 async def _answer_421(served: _Served) -> None:
     # The relay gives up on the idle session: the next MAIL on it is answered 421.
     served.relay.refuse_next_mail = "421 4.4.2 closing"

@@ -131,7 +131,7 @@ def test_online_loan_lists_every_item_of_all_events_once_in_a_stable_order() -> 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("pickup_library_no", 20), ("patron_id", "B0000001"), ("batch_thursday", date(2026, 12, 10))],
+    [("patron_id", "B0000001"), ("batch_thursday", date(2026, 12, 10))],
 )
 def test_online_loan_events_that_disagree_raise(field: str, value: object) -> None:
     events: list[Event] = [
