@@ -3,12 +3,14 @@
 Format::
 
     closures:
-      - from: 2026-12-29      # or ``date:`` for a single day
+      - from: 2026-12-29      # or ``date:`` alone for a single day
         to: 2027-01-03
         reason: 年末年始
         kind: new-year        # stock-taking | new-year | ad-hoc (optional, informative)
 
-Dates are JST calendar days; ``to`` is inclusive.
+Dates are JST calendar days; ``to`` is inclusive. An entry is either ``date`` or both
+``from`` and ``to``: a mix (``date`` with ``to``) is an error naming the entry
+(``closures.N``), as is a blank ``reason``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .calendar.model import Closure
 from .errors import CalendarFileError
+from .records import Reason
 
 
 class ClosureEntry(BaseModel):
@@ -30,22 +33,25 @@ class ClosureEntry(BaseModel):
     day: date | None = Field(None, alias="date")
     start: date | None = Field(None, alias="from")
     end: date | None = Field(None, alias="to")
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Reason
     kind: Literal["stock-taking", "new-year", "ad-hoc"] = "ad-hoc"
 
     @model_validator(mode="after")
     def _one_form(self) -> ClosureEntry:
-        if (self.day is None) == (self.start is None or self.end is None):
+        single = self.day is not None
+        ranged = self.start is not None or self.end is not None
+        if single == ranged or (ranged and (self.start is None or self.end is None)):
+            # ``date`` with ``to`` (or ``from``) is refused, not read as one day.
             raise ValueError("give either 'date' or both 'from' and 'to'")
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"'to' ({self.end}) is before 'from' ({self.start})")
         return self
 
     def closure(self) -> Closure:
-        start = self.day or self.start
-        end = self.day or self.end
-        assert start is not None and end is not None
-        return Closure(start, end, self.reason, "file")
+        if self.day is not None:
+            return Closure(self.day, self.day, self.reason, "file")
+        assert self.start is not None and self.end is not None
+        return Closure(self.start, self.end, self.reason, "file")
 
 
 class CalendarFile(BaseModel):
@@ -67,7 +73,13 @@ def parse_calendar(text: str, origin: str = "<calendar>") -> tuple[Closure, ...]
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise CalendarFileError(origin, f"{where}: {first['msg']}") from exc
-    return tuple(entry.closure() for entry in parsed.closures)
+    closures: list[Closure] = []
+    for n, entry in enumerate(parsed.closures):
+        try:
+            closures.append(entry.closure())
+        except ValueError as exc:  # the entry passed the model but not the Closure
+            raise CalendarFileError(origin, f"closures.{n}: {exc}") from exc
+    return tuple(closures)
 
 
 def load_calendar_file(path: Path) -> tuple[Closure, ...]:

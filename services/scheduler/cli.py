@@ -13,6 +13,7 @@ from typing import Any
 from shared.contracts.schedule import TRIGGER_NAMES
 
 from . import commands
+from .records import MAX_REASON
 
 
 def _date(text: str) -> date:
@@ -35,6 +36,18 @@ def _at(text: str) -> date | datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the UTC offset: {text!r} (e.g. +09:00)")
     return value
+
+
+def reason(text: str) -> str:
+    """A closure reason: not blank, at most MAX_REASON characters (surrounding space dropped)."""
+    stripped = text.strip()
+    if not stripped:
+        raise argparse.ArgumentTypeError("must not be empty")
+    if len(stripped) > MAX_REASON:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_REASON} characters (this one has {len(stripped)})"
+        )
+    return stripped
 
 
 def _days(text: str) -> int:
@@ -90,7 +103,9 @@ def register(sub: Any) -> None:
     p = cmds.add_parser("close", help="add a runtime closure (days without processing)")
     p.add_argument("--from", dest="start", type=_date, required=True)
     p.add_argument("--to", dest="end", type=_date, required=True)
-    p.add_argument("--reason", required=True, help="e.g. 臨時休館")
+    p.add_argument(
+        "--reason", type=reason, required=True, help=f"e.g. 臨時休館 (at most {MAX_REASON} chars)"
+    )
     p.set_defaults(func=commands.close)
 
     p = cmds.add_parser("reopen", help="remove a runtime closure added with close")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -12,14 +13,23 @@ from datetime import date, datetime, timedelta
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError
 
 from shared.bus.connect import connect_once
+from shared.bus.kvscan import ScanError
 from shared.clock import SystemClock
 from shared.settings import load_settings
 
 from .bus import ScheduleBus
-from .calendar import Calendar, fired_event, latest_at_or_before, occurrence_at, occurrences
+from .calendar import (
+    Calendar,
+    Occurrence,
+    fired_event,
+    latest_at_or_before,
+    occurrence_at,
+    occurrences,
+)
 from .calendar.holidays_jp import JapaneseHolidays
 from .calendar_file import load_calendar_file
 from .errors import SchedulerError
@@ -28,6 +38,9 @@ from .records import ForcedRecord, PauseRecord, RuntimeClosure, closure_key
 from .settings import SchedulerSettings
 from .store import ClosureStore, StateStore
 from .triggers import build_calendar
+
+#: NATS not reachable or not answering (a ScanError: a read the server did not complete).
+BUS_ERRORS = (NatsError, OSError, TimeoutError, ScanError)
 
 
 def _fail(message: str) -> int:
@@ -41,8 +54,14 @@ def _nats_failure(settings: SchedulerSettings, exc: Exception) -> int:
     return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
 
 
-def _operator() -> str:
-    return f"{getpass.getuser()}@{socket.gethostname()}"
+def operator_name() -> str:
+    """Who runs the command, for the records: ``<login>@<host>``, or ``uid:<n>@<host>`` when
+    there is no login name (a container with an arbitrary uid, no USER or LOGNAME)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # KeyError up to Python 3.12, OSError from 3.13
+        user = f"uid:{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
 
 
 @asynccontextmanager
@@ -72,7 +91,7 @@ async def _runtime_state(
             paused: set[str] = {
                 t.name for t in cal.triggers if await state.paused(t.name) is not None
             }
-    except (NatsError, OSError, TimeoutError) as exc:
+    except BUS_ERRORS as exc:
         return cal, set(), f"{type(exc).__name__}: {exc}".strip(": ")
     return cal.with_closures(closures), paused, None
 
@@ -117,6 +136,7 @@ def _notes(settings: SchedulerSettings, first: date, days: int, error: str | Non
 
 async def fire(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
+    by = operator_name()  # before anything is published
     try:
         cal = _calendar(settings)
         spec = cal.trigger(args.trigger)
@@ -133,29 +153,41 @@ async def fire(args: argparse.Namespace) -> int:
                 return _fail(
                     f"{occ.id} is suspended ({occ.suppressed_by}); reopen the days or use --force"
                 )
-            event = fired_event(occ, now, forced=args.force)
-            stored = await ScheduleBus(js).publish(event)
-            if args.force:
-                record = ForcedRecord(
-                    occurrence_id=occ.id, event_id=event.event_id, at=now, by=_operator()
-                )
-                await (await StateStore.open(js)).record_forced(spec.name, record)
+            state, event_id = await _fire_once(js, occ, now, force=args.force, by=by)
     except SchedulerError as exc:
         return _fail(str(exc))
-    except (NatsError, OSError, TimeoutError) as exc:
+    except BUS_ERRORS as exc:
         return _nats_failure(settings, exc)
-    state = ("forced" if args.force else "fired") if stored else "duplicate"
-    print(f"{state}\t{occ.id}\t{event.event_id}")
+    print(f"{state}\t{occ.id}\t{event_id}")
     return 0
+
+
+async def _fire_once(
+    js: JetStreamContext, occ: Occurrence, now: datetime, *, force: bool, by: str
+) -> tuple[str, str]:
+    """Publish ``occ`` unless its trigger already fired for that run date (any time before,
+    also beyond the stream's duplicate window); ``--force`` always publishes a re-run.
+    Returns the output word and the event id published (or found)."""
+    bus = ScheduleBus(js)
+    if not force:
+        earlier = await bus.fired_on(occ.trigger, occ.run_date)
+        if earlier is not None:
+            return "duplicate", earlier.event_id
+    event = fired_event(occ, now, forced=force)
+    stored = await bus.publish(event)
+    if force:
+        record = ForcedRecord(occurrence_id=occ.id, event_id=event.event_id, at=now, by=by)
+        await (await StateStore.open(js)).record_forced(occ.trigger, record)
+    return ("forced" if force else "fired") if stored else "duplicate", event.event_id
 
 
 async def pause(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
-    record = PauseRecord(paused_at=SystemClock().now(), by=_operator(), note=args.note)
+    record = PauseRecord(paused_at=SystemClock().now(), by=operator_name(), note=args.note)
     try:
         async with _connect(settings) as nc:
             await (await StateStore.open(nc.jetstream())).pause(args.trigger, record)
-    except (NatsError, OSError, TimeoutError) as exc:
+    except BUS_ERRORS as exc:
         return _nats_failure(settings, exc)
     print(f"paused\t{args.trigger}")
     return 0
@@ -166,7 +198,7 @@ async def resume(args: argparse.Namespace) -> int:
     try:
         async with _connect(settings) as nc:
             was_paused = await (await StateStore.open(nc.jetstream())).resume(args.trigger)
-    except (NatsError, OSError, TimeoutError) as exc:
+    except BUS_ERRORS as exc:
         return _nats_failure(settings, exc)
     print(f"{'resumed' if was_paused else 'not-paused'}\t{args.trigger}")
     return 0
@@ -176,19 +208,17 @@ async def close(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     if args.end < args.start:
         return _fail(f"--to {args.end} is before --from {args.start}")
-    if not args.reason.strip():
-        return _fail("--reason must not be empty")
-    record = RuntimeClosure(
+    record = RuntimeClosure(  # --reason is checked by the parser (cli.reason)
         start=args.start,
         end=args.end,
-        reason=args.reason.strip(),
+        reason=args.reason,
         added_at=SystemClock().now(),
-        by=_operator(),
+        by=operator_name(),
     )
     try:
         async with _connect(settings) as nc:
             await (await ClosureStore.open(nc.jetstream())).add(record)
-    except (NatsError, OSError, TimeoutError) as exc:
+    except BUS_ERRORS as exc:
         return _nats_failure(settings, exc)
     print(f"closed\t{args.start}\t{args.end}\t{record.reason}")
     return 0
@@ -200,7 +230,7 @@ async def reopen(args: argparse.Namespace) -> int:
         async with _connect(settings) as nc:
             store = await ClosureStore.open(nc.jetstream())
             removed = await store.remove(closure_key(args.start, args.end))
-    except (NatsError, OSError, TimeoutError) as exc:
+    except BUS_ERRORS as exc:
         return _nats_failure(settings, exc)
     if not removed:
         return _fail(

@@ -4,8 +4,12 @@ One tick, as leader, per trigger: read its state (``handled_through``), take the
 occurrences ``handled_through < nominal <= now``, let the pure ``decide`` say what to do
 with each (fire, coalesce, skip, suspend, miss), publish, then move ``handled_through`` on
 with a compare-and-set. Publishing before the state write makes a crash between the two
-harmless: the next leader publishes again and the stream drops the duplicate (same
-Nats-Msg-Id, 8-day window). Every publish is preceded by a lease renewal (fencing).
+harmless: before firing, the leader looks in the stream for a TriggerFired of that trigger
+and run date (``ScheduleBus.fired_on``) and does not publish a second one; the stream's
+duplicate window (same Nats-Msg-Id, 8 days) covers a race. A trigger thus fires at most
+once per JST run date (once per batch for the weekly ones), whoever fired it (the engine,
+``otayori schedule fire``) and whatever its time setting was then. Every publish is
+preceded by a lease renewal (fencing).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from nats.errors import Error as NatsError
 
+from shared.bus.kvscan import ScanError
 from shared.clock import Clock
 from shared.contracts.base import Event
+from shared.contracts.schedule import TriggerFired
 
 from .calendar import (
     Calendar,
@@ -49,7 +56,15 @@ log = logging.getLogger(__name__)
 
 class Bus(Protocol):
     async def publish(self, event: Event) -> bool: ...
-    async def last_fired(self, trigger: str) -> str | None: ...
+    async def fired_on(self, trigger: str, run_date: date) -> TriggerFired | None: ...
+
+
+_CREDENTIALS = re.compile(r"://[^@/\s]+@")
+
+
+def describe(exc: BaseException) -> str:
+    """A short description of ``exc`` for the logs, without URL credentials."""
+    return _CREDENTIALS.sub("://***@", str(exc))[:200]
 
 
 @dataclass
@@ -103,9 +118,13 @@ class Scheduler:
         except (LeaseLost, StateConflict) as exc:
             log.warning("scheduler.step_down", extra={"cause": type(exc).__name__})
             self._step_down()
-        except (NatsError, TimeoutError) as exc:
+        except (NatsError, TimeoutError, ScanError) as exc:
+            # Transient (a ScanError is a KV or stream read the server did not complete).
             # Nothing was recorded as handled: the next tick retries the same occurrences.
-            log.warning("scheduler.tick_failed", extra={"error": type(exc).__name__})
+            log.warning(
+                "scheduler.tick_failed",
+                extra={"error": type(exc).__name__, "detail": describe(exc)},
+            )
 
     async def _lead(self) -> bool:
         if self.lease.held:
@@ -202,11 +221,14 @@ class Scheduler:
 
     async def _fire(self, action: Fire, now: datetime) -> Outcome:
         occ = action.occurrence
+        if await self._already_fired(occ.trigger, occ.run_date, occ.id):
+            return "fired"
         await self.lease.fence()
         stored = await self._bus.publish(fired_event(occ, now, coalesced=action.coalesced))
-        self._metrics.fired.labels(occ.trigger).inc()
-        if action.coalesced:
-            self._metrics.coalesced.labels(occ.trigger).inc(action.coalesced)
+        if stored:  # a duplicate was counted by the replica that stored it
+            self._metrics.fired.labels(occ.trigger).inc()
+            if action.coalesced:
+                self._metrics.coalesced.labels(occ.trigger).inc(action.coalesced)
         log.info(
             "scheduler.fired" if stored else "scheduler.fired_duplicate",
             extra={
@@ -220,11 +242,9 @@ class Scheduler:
 
     async def _miss(self, action: Miss, now: datetime) -> Outcome:
         occ = action.occurrence
-        await self.lease.fence()
-        if await self._bus.last_fired(occ.trigger) == occ.id:
-            # Fired by a leader that died before recording it: not missed.
-            log.info("scheduler.already_fired", extra={"occurrence": occ.id})
+        if await self._already_fired(occ.trigger, occ.run_date, occ.id):
             return "fired"
+        await self.lease.fence()
         await self._bus.publish(missed_event(occ, now, action.reason))
         self._metrics.missed.labels(occ.trigger).inc()
         log.warning(
@@ -232,6 +252,19 @@ class Scheduler:
             extra={"trigger": occ.trigger, "occurrence": occ.id, "reason": action.reason},
         )
         return "missed"
+
+    async def _already_fired(self, trigger: str, run_date: date, occurrence: str) -> bool:
+        """Whether the stream holds a fire of ``trigger`` for ``run_date``: by a leader that
+        died before recording it, by ``schedule fire`` (even long before), or at another
+        time of day before the trigger's time setting was changed. Not fired again."""
+        found = await self._bus.fired_on(trigger, run_date)
+        if found is None:
+            return False
+        log.info(
+            "scheduler.already_fired",
+            extra={"trigger": trigger, "occurrence": occurrence, "fired": found.event_id},
+        )
+        return True
 
     async def _suspend(self, action: Suspend, now: datetime) -> Outcome:
         occ = action.occurrence

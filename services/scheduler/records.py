@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from .calendar.model import Closure
 
 Outcome = Literal["init", "fired", "missed", "suspended", "skipped"]
+
+#: Longest closure reason (calendar file and ``schedule close --reason``).
+MAX_REASON = 200
+
+
+def not_blank(text: str) -> str:
+    """``text`` without surrounding white space; a blank text is an error."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+#: A closure's reason: shown to staff and sent in events.
+Reason = Annotated[str, Field(max_length=MAX_REASON), AfterValidator(not_blank)]
 
 
 class _Record(BaseModel):
@@ -58,7 +73,7 @@ class RuntimeClosure(_Record):
 
     start: date
     end: date
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Reason
     added_at: AwareDatetime
     by: str
 

@@ -32,13 +32,13 @@ def suppression(
 
     Weekly batch triggers follow their batch's Thursday: a week whose Thursday processing
     is suspended gets neither the cutoff nor the Saturday mail. Daily triggers follow their
-    own day, and under ``skip-daily`` also skip public holidays.
+    own day (unless their closed-day policy is ``run``). Under ``skip-daily`` a public
+    holiday is not a closed day but a day without daily runs, so daily triggers skip it
+    whatever their closed-day policy says.
     """
-    if spec.on_closed == "run":
-        return None
     if spec.on_closed == "batch" and batch is not None:
         return closed_reason(batch.thursday, calendar)
-    reason = closed_reason(day, calendar)
+    reason = closed_reason(day, calendar) if spec.on_closed != "run" else None
     if reason is None and spec.is_daily and calendar.holiday_policy == "skip-daily":
         name = calendar.holiday_name(day)
         reason = holiday_reason(name) if name else None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from otayori.cli import build_parser
+from services.scheduler import commands
 
 CALENDAR = Path(__file__).resolve().parents[3] / "config" / "calendar.yaml"
 
@@ -16,6 +17,9 @@ CALENDAR = Path(__file__).resolve().parents[3] / "config" / "calendar.yaml"
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTAYORI_SCHEDULER_CALENDAR_FILE", str(CALENDAR))
+
+
+CLOSE = ["schedule", "close", "--from", "2027-02-18", "--to", "2027-02-18"]
 
 
 def run(argv: list[str]) -> int:
@@ -71,6 +75,8 @@ def test_plan_table_is_for_staff_and_says_runtime_state_is_not_included(
         pytest.param(["schedule", "plan", "--days", "0"], id="zero-days"),
         pytest.param(["schedule", "fire", "weekly-cutoff", "--at", "2026-12-03T08:30"], id="naive"),
         pytest.param(["schedule", "close", "--from", "2026-12-01", "--to", "x"], id="bad-to"),
+        pytest.param([*CLOSE, "--reason", "x" * 201], id="reason-too-long"),
+        pytest.param([*CLOSE, "--reason", "  "], id="reason-blank"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_a_non_zero_exit(
@@ -90,3 +96,16 @@ def test_a_broken_calendar_file_fails_the_plan(
     monkeypatch.setenv("OTAYORI_SCHEDULER_CALENDAR_FILE", str(bad))
     assert run(["schedule", "plan", "--offline"]) == 1
     assert "both 'from' and 'to'" in capsys.readouterr().err
+
+
+def test_an_overlong_close_reason_is_refused_before_anything_is_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def must_not_run(args: object) -> int:
+        raise AssertionError("the command ran")
+
+    monkeypatch.setattr(commands, "close", must_not_run)
+    with pytest.raises(SystemExit) as exit_info:
+        run([*CLOSE, "--reason", "臨" * 201])
+    assert exit_info.value.code == 2
+    assert "argument --reason: at most 200 characters (this one has 201)" in capsys.readouterr().err

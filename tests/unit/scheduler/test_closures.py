@@ -121,3 +121,63 @@ def test_a_bad_calendar_file_entry_gets_a_clear_error(text: str, message: str) -
 def test_a_missing_calendar_file_is_an_error() -> None:
     with pytest.raises(CalendarFileError, match="cannot read"):
         load_calendar_file(__import__("pathlib").Path("/nonexistent/calendar.yaml"))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param("{date: 2026-12-29, to: 2027-01-03, reason: 年末年始}", id="date-and-to"),
+        pytest.param("{date: 2027-01-03, from: 2026-12-29, reason: 年末年始}", id="date-and-from"),
+        pytest.param(
+            "{date: 2026-12-29, from: 2026-12-29, to: 2027-01-03, reason: 年末年始}",
+            id="date-and-range",
+        ),
+        pytest.param("{to: 2027-01-03, reason: 年末年始}", id="to-only"),
+        pytest.param("{reason: 年末年始}", id="no-day"),
+    ],
+)
+def test_an_entry_mixing_date_with_a_range_is_refused_not_read_as_one_day(entry: str) -> None:
+    text = f"closures: [{{date: 2026-06-08, reason: 蔵書点検}}, {entry}]"
+    with pytest.raises(CalendarFileError, match=r"closures\.1: .*either 'date' or both"):
+        parse_calendar(text, "calendar.yaml")
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        pytest.param('" "', "must not be blank", id="blank"),
+        pytest.param('""', "must not be blank", id="empty"),
+        pytest.param("x" * 201, "at most 200", id="too-long"),
+    ],
+)
+def test_a_blank_or_overlong_reason_is_an_error_naming_the_entry(reason: str, message: str) -> None:
+    text = f"closures:\n  - date: 2026-09-17\n    reason: {reason}\n"
+    with pytest.raises(CalendarFileError, match=rf"closures\.0\.reason: .*{message}"):
+        parse_calendar(text, "config/calendar.yaml")
+
+
+def test_a_reason_is_read_without_surrounding_space() -> None:
+    (closure,) = parse_calendar("closures: [{date: 2026-09-17, reason: ' 臨時休館 '}]")
+    assert (closure.start, closure.end, closure.reason) == (
+        date(2026, 9, 17),
+        date(2026, 9, 17),
+        "臨時休館",
+    )
+
+
+@pytest.mark.parametrize("on_closed", ["skip", "run"])
+def test_skip_daily_keeps_daily_runs_off_holidays_whatever_the_closed_day_setting(
+    on_closed: str,
+) -> None:
+    cal = calendar(
+        NEW_YEAR_2026,
+        holidays=JapaneseHolidays(),
+        scheduler_holidays="skip-daily",
+        scheduler_daily_on_closed=on_closed,
+    )
+    assert _status(cal, "daily-hold-ready", SHOWA_DAY) == SHOWA
+    assert _status(cal, "daily-overdue", SHOWA_DAY) == SHOWA
+    assert _status(cal, "weekly-cutoff", SHOWA_DAY) is None
+    # a closed day that is no holiday follows DAILY_ON_CLOSED
+    closed = _status(cal, "daily-overdue", date(2026, 12, 30))
+    assert closed == ("年末年始" if on_closed == "skip" else None)
