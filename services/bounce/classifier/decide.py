@@ -42,6 +42,8 @@ _NOT_UNKNOWN_USER = (
     "norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept", "filtered",
 )  # fmt: skip
 _EARLY_COMMANDS = ("CONNECT", "HELO", "MAIL", "RCPT")
+FINAL_ONLY = frozenset({r.BAD, r.REJ, r.FULL, Category.FORWARDING_FAILURE})
+"""Causes only a final failure can establish: a delay warning is transient instead."""
 
 REASON_CATEGORY: dict[str, Category] = {
     "userunknown": r.BAD, "hostunknown": r.BAD, "notaccept": r.BAD, "hasmoved": r.BAD,
@@ -74,6 +76,8 @@ class Facts:
     spasign_ng: bool
     vendor: str = ""
     vendor_code: str = ""
+    pending: bool = False
+    """The reporting MTA is still retrying (a delay warning, ``pending.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,9 @@ class Verdict:
     rule: str
     category: Category
     why: str
+    underlying: Category | None = None
+    """The cause the diagnostic names when ``category`` is ``transient`` only because
+    delivery is still being retried."""
 
 
 class _Matcher:
@@ -181,7 +188,7 @@ def _another(f: Facts, named: str, match: _Matcher) -> Verdict:
         return _verdict("mailererror", "local delivery program failed")
     if any(match("syntaxerror", t) for t in _texts(f)):
         return _verdict("syntaxerror")
-    if f.action.startswith(("delayed", "expired")):
+    if f.pending or f.action.startswith(("delayed", "expired")):
         return _verdict("expired", "delivery delayed, still being retried")
     if f.command in ("HELO", "CONNECT") and not f.status.startswith("4."):
         return _verdict("blocked", "refused at connection or HELO/EHLO: our host")
@@ -220,11 +227,20 @@ def decide(f: Facts) -> Verdict:
     """Carrier rules, then explicit evidence, then weaker evidence and status class.
 
     A temporary status (4.x.x, RFC 3463) does not condemn a domain: an unknown-host verdict
-    under a 4.x.x code (a DNS failure the MTA will retry) is reported as transient.
+    under a 4.x.x code (a DNS failure the MTA will retry) is reported as transient. While
+    delivery is still being retried (``f.pending``) no cause in ``FINAL_ONLY`` is given:
+    the verdict is transient and the cause the diagnostic names is kept as ``underlying``.
     """
     named = status_reason(f.status)
     match = _Matcher()
     verdict = _carrier(f) or _vendor(f) or _explicit(f, named, match) or _another(f, named, match)
     if verdict.rule == "hostunknown" and f.status.startswith("4."):
         return Verdict(verdict.rule + "+temporary", Category.TRANSIENT, "temporary (4.x.x) failure")
+    if f.pending and verdict.category in FINAL_ONLY:
+        return Verdict(
+            verdict.rule + "+delayed",
+            Category.TRANSIENT,
+            f"still being retried (delay warning, not a final failure): {verdict.why}",
+            underlying=verdict.category,
+        )
     return verdict

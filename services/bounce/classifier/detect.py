@@ -10,7 +10,8 @@ import re
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
-from services.bounce.classifier.wire import DsnFields, ParsedMail
+from services.bounce.classifier.dsnfields import DsnFields
+from services.bounce.classifier.wire import ParsedMail
 
 VERP_DOMAIN = "plib.pref.aomori.lg.jp"
 _VERP = re.compile(r"(?i)\bbounce\+([^@\s<>\"]+)@" + re.escape(VERP_DOMAIN))

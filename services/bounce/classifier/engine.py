@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from services.bounce.classifier import detect
+from services.bounce.classifier import detect, pending
 from services.bounce.classifier.decide import Facts, Verdict, decide
+from services.bounce.classifier.dsnfields import DsnFields
 from services.bounce.classifier.flufl_scan import all_failures
 from services.bounce.classifier.freetext import addresses, candidate_recipients, paragraph_for
 from services.bounce.classifier.model import (
@@ -17,7 +18,7 @@ from services.bounce.classifier.model import (
     SentMailLookup,
 )
 from services.bounce.classifier.vendors import host_vendor, message_vendor
-from services.bounce.classifier.wire import DsnFields, ParsedMail, parse
+from services.bounce.classifier.wire import ParsedMail, parse
 
 _EXPANDED = re.compile(r"(?i)\(expanded from:? <?([^>\s)]+@[^>\s)]+)>?\)")
 _DIAG_LIMIT = 600
@@ -95,6 +96,7 @@ def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str], vendor
     if relayed:
         para = para.replace(detect.relay_summary(diag), "")
         diag, status = relayed, detect.find_status(relayed) or status
+    action = rec.get("action", "").strip().lower()
     return Facts(
         recipient=rcpt,
         status=status,
@@ -102,20 +104,23 @@ def _facts_from_record(pm: ParsedMail, rec: DsnFields, others: list[str], vendor
         context=para,
         command=detect.smtp_command(f"{diag}\n{para}") or _greeting(pm, others),
         remote_mta=remote_mta,
-        action=rec.get("action", "").strip().lower(),
+        action=action,
         diagnostic_type=_diag_type(rec.get("diagnostic-code", "")),
         spasign_ng=_spasign_ng(pm),
         vendor=vendor or host_vendor(remote_mta, rcpt.rpartition("@")[2]),
         vendor_code=rec.get("x-powermta-bouncecategory", ""),
+        pending=pending.record_pending(action, status, diag, para),
     )
 
 
 def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str], vendor: str) -> Facts:
     para = paragraph_for(pm.text, rcpt, others) if rcpt else ""
     primary = para or pm.text[:_CONTEXT_LIMIT]
+    status = detect.find_status(primary) or _sole_status(pm.text, len(others))
+    notice = f"{detect.header(pm, 'subject')}\n{pm.text[: _CONTEXT_LIMIT * 2]}"
     return Facts(
         recipient=rcpt,
-        status=detect.find_status(primary) or _sole_status(pm.text, len(others)),
+        status=status,
         diagnostic=primary[: _DIAG_LIMIT * 4],
         context=pm.text[:_CONTEXT_LIMIT] if para else "",
         command=detect.smtp_command(primary) or _greeting(pm, others),
@@ -124,6 +129,7 @@ def _facts_from_text(pm: ParsedMail, rcpt: str, others: list[str], vendor: str) 
         diagnostic_type="",
         spasign_ng=_spasign_ng(pm),
         vendor=vendor or host_vendor("", rcpt.rpartition("@")[2]),
+        pending=pending.text_pending(notice, primary, status),
     )
 
 
@@ -195,12 +201,15 @@ def _result(
 ) -> RecipientResult:
     """Category = the underlying cause; ``forwarding_failure`` only when the address that
     failed is not the one the library mailed (``sent`` lookup), or when a forwarding trail
-    is the only evidence (no underlying cause known)."""
+    is the only evidence (no underlying cause known), and never while delivery is still
+    being retried (``facts.pending``: a delay warning is transient)."""
     category = verdict.category
     mismatch = bool(sent_to and facts.recipient and sent_to != facts.recipient)
     forwarding = _forwarding(verdict, trail, mismatch)
-    underlying = category.value if forwarding else ""
-    if mismatch or (forwarding == "trail" and verdict.rule in _NO_CAUSE):
+    cause = verdict.underlying or category
+    underlying = cause.value if forwarding or verdict.underlying else ""
+    final = not facts.pending
+    if final and (mismatch or (forwarding == "trail" and verdict.rule in _NO_CAUSE)):
         category = Category.FORWARDING_FAILURE
     evidence = Evidence(
         rule=verdict.rule,

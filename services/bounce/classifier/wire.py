@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
 
+from services.bounce.classifier.dsnfields import DsnFields, split_group
 from services.bounce.classifier.fml import notice_records
 from services.bounce.classifier.freetext import split_returned
 from services.bounce.classifier.mime import build, plain_param
@@ -33,8 +34,6 @@ _HEADER_TYPES = {"text/rfc822-headers", "message/global-headers", "message/rfc82
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _HTML_BREAK = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li)\s*/?>")
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})\s*:\s?(.*)$")
-
-DsnFields = dict[str, str]
 
 
 @dataclass(slots=True)
@@ -129,27 +128,27 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 def parse_fields(text: str) -> list[DsnFields]:
-    """Split ``Name: value`` text into blank-line separated blocks of unfolded fields."""
-    blocks: list[DsnFields] = []
-    current: DsnFields = {}
-    last = ""
+    """Split ``Name: value`` text into field sets of unfolded fields: one per blank-line
+    separated group, or more when a group runs several recipients together."""
+    groups: list[list[list[str]]] = [[]]
     for line in text.split("\n"):
+        group = groups[-1]
         if not line.strip():
-            if current:
-                blocks.append(current)
-            current, last = {}, ""
+            if group:
+                groups.append([])
             continue
-        if line[0] in " \t" and last:
-            current[last] += " " + line.strip()
+        if line[0] in " \t" and group and group[-1][0]:
+            group[-1][1] += " " + line.strip()
             continue
         m = _FIELD.match(line)
         if m is None:
-            last = ""
+            if group:
+                group.append(["", ""])  # ends a field: later indented lines are not its own
             continue
-        last = m.group(1).lower()
-        current.setdefault(last, m.group(2).strip())
-    if current:
-        blocks.append(current)
+        group.append([m.group(1).lower(), m.group(2).strip()])
+    blocks: list[DsnFields] = []
+    for group in groups:
+        blocks.extend(split_group((k, v) for k, v in group if k))
     return blocks
 
 
@@ -207,7 +206,7 @@ def _dsn_blocks(part: Message) -> list[DsnFields]:
         blocks: list[DsnFields] = []
         for sub in payload:
             if isinstance(sub, Message):
-                blocks.append({k.lower(): _field_text(v) for k, v in sub.raw_items()})
+                blocks.extend(split_group((k.lower(), _field_text(v)) for k, v in sub.raw_items()))
                 rest = sub.get_payload(decode=True)  # message/global-delivery-status:
                 if isinstance(rest, bytes) and rest.strip():  # the stdlib reads one message
                     blocks.extend(parse_fields(decode_bytes(rest, "utf-8")))
