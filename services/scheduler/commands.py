@@ -18,7 +18,7 @@ from nats.js.errors import BucketNotFoundError
 
 from shared.bus.connect import connect_once
 from shared.bus.kvscan import ScanError
-from shared.clock import SystemClock
+from shared.clock import Clock, SystemClock, clock_from_settings
 from shared.settings import load_settings
 
 from .bus import ScheduleBus
@@ -41,6 +41,11 @@ from .triggers import build_calendar
 
 #: NATS not reachable or not answering (a ScanError: a read the server did not complete).
 BUS_ERRORS = (NatsError, OSError, TimeoutError, ScanError)
+
+
+def _clock(settings: SchedulerSettings) -> Clock:
+    """The services' clock: the real one, or the demo's (``OTAYORI_CLOCK_START``)."""
+    return clock_from_settings(settings.clock_start, settings.clock_speed, settings.clock_anchor)
 
 
 def _fail(message: str) -> int:
@@ -106,7 +111,7 @@ async def plan(args: argparse.Namespace) -> int:
     paused: set[str] = set()
     if not args.offline:
         cal, paused, error = await _runtime_state(settings, cal)
-    first: date = args.start or SystemClock().now().astimezone(cal.tz).date()
+    first: date = args.start or _clock(settings).now().astimezone(cal.tz).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=cal.tz)
     occs = occurrences(start, start + timedelta(days=args.days), cal)
     rows = [plan_row(o, cal, paused=o.trigger in paused) for o in occs]
@@ -140,7 +145,7 @@ async def fire(args: argparse.Namespace) -> int:
     try:
         cal = _calendar(settings)
         spec = cal.trigger(args.trigger)
-        now = SystemClock().now()
+        now = _clock(settings).now()
         async with _connect(settings) as nc:
             js = nc.jetstream()
             cal = cal.with_closures(await (await ClosureStore.open(js)).closures())
@@ -149,6 +154,11 @@ async def fire(args: argparse.Namespace) -> int:
                 if args.at
                 else latest_at_or_before(now, spec, cal)
             )
+            if occ.nominal > now:
+                # A run fired ahead of its time would take today's events as that day's
+                # (a hold secured today mailed today, a batch's Thursday events mailed late).
+                local = now.astimezone(cal.tz)
+                return _fail(f"{occ.id} is not due yet (now {local:%Y-%m-%d %H:%M})")
             if occ.suppressed_by and not args.force:
                 return _fail(
                     f"{occ.id} is suspended ({occ.suppressed_by}); reopen the days or use --force"

@@ -32,12 +32,15 @@ def expires_at(
     *,
     batch: BatchWindow | None,
     nominal_time: datetime,
+    now: datetime | None = None,
 ) -> datetime:
     """After this instant the mail is pointless and gets an ``expired`` outcome.
 
     - online loan: past the batch's pickup deadline (the following Sunday, Q21);
     - hold ready: past the latest pickup deadline (受取期限日) among its holds;
-    - overdue: when the next daily overdue run comes (a new reminder replaces it);
+    - overdue: a day after the run (a new reminder replaces it); counted from when the run
+      is made (``now``) if that is later than its nominal time — a missed run fired days
+      later by staff takes the reminders waiting now, which must not expire unsent;
     - hold cancelled, loan suspended, bounce digest: a few days after the event.
     """
     if kind == "online_loan":
@@ -48,7 +51,7 @@ def expires_at(
         deadlines = [e.pickup_deadline for e in events if isinstance(e, HoldReady)]
         return end_of_day(max(deadlines))
     if kind == "overdue":
-        return nominal_time + timedelta(days=1)
+        return max(nominal_time, now or nominal_time) + timedelta(days=1)
     latest = max(e.occurred_at for e in events)
     if kind == "bounce_digest":
         latest = max([latest, *(e.week_start for e in events if isinstance(e, BounceDigest))])

@@ -40,7 +40,7 @@ def make_work(
         run_id=run_id,
         run_date=run_date,
         batch=batch,
-        expires_at=expires_at(kind, events, batch=batch, nominal_time=nominal_time),
+        expires_at=expires_at(kind, events, batch=batch, nominal_time=nominal_time, now=now),
         events=list(events),
     )
 

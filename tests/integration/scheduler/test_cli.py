@@ -19,11 +19,16 @@ from .replicas import schedule_events
 CALENDAR = Path(__file__).resolve().parents[3] / "config" / "calendar.yaml"
 MAIL_SAT = "weekly-loan-mail:2026-12-05T09:00:00+09:00"
 
+#: Later than every occurrence these tests fire by hand.
+AFTER_THE_WEEKS = "2027-01-10T12:00:00+09:00"
+
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, fresh_nats: NatsServer) -> None:
     monkeypatch.setenv("OTAYORI_SCHEDULER_CALENDAR_FILE", str(CALENDAR))
     monkeypatch.setenv("OTAYORI_NATS_URL", fresh_nats.url)
+    # The CLI's clock (as the services'): the occurrences fired here are due by then.
+    monkeypatch.setenv("OTAYORI_CLOCK_START", AFTER_THE_WEEKS)
 
 
 async def run(argv: list[str]) -> int:
@@ -98,6 +103,19 @@ async def test_fire_refuses_a_suspended_occurrence_without_force(
     assert "年末年始" in capsys.readouterr().err
     assert await run(["schedule", "fire", "weekly-cutoff", "--at", "2026-12-30"]) == 1
     assert "Thursdays" in capsys.readouterr().err
+    assert await schedule_events(js) == []
+
+
+async def test_fire_refuses_an_occurrence_not_yet_due(
+    js: JetStreamContext, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Friday evening: Saturday's mail run (a mistyped date, say) is not fired ahead of time,
+    # with or without --force: the mailer would take Friday's events as Saturday's.
+    monkeypatch.setenv("OTAYORI_CLOCK_START", "2026-12-04T18:00:00+09:00")
+    fire = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05"]
+    assert await run(fire) == 1
+    assert "not due yet (now 2026-12-04 18:00)" in capsys.readouterr().err
+    assert await run([*fire, "--force"]) == 1
     assert await schedule_events(js) == []
 
 

@@ -28,6 +28,9 @@ from .replicas import CALENDAR, all_initialised, fired_ids, schedule_events, sta
 MAIL_SAT = "weekly-loan-mail:2026-12-05T09:00:00+09:00"
 TAKEOVER = 40.0
 
+#: Later than every occurrence these tests fire by hand.
+AFTER_THE_WEEKS = "2027-01-10T12:00:00+09:00"
+
 
 def jst(d: int, h: int, mi: int = 0) -> datetime:
     return datetime(2026, 12, d, h, mi, tzinfo=JST)
@@ -84,6 +87,8 @@ def no_login(monkeypatch: pytest.MonkeyPatch, fresh_nats: NatsServer) -> None:
     """A container with an arbitrary uid: no passwd entry, no USER or LOGNAME."""
     monkeypatch.setenv("OTAYORI_SCHEDULER_CALENDAR_FILE", str(CALENDAR))
     monkeypatch.setenv("OTAYORI_NATS_URL", fresh_nats.url)
+    # The CLI's clock (as the services'): the occurrences fired here are due by then.
+    monkeypatch.setenv("OTAYORI_CLOCK_START", AFTER_THE_WEEKS)
     monkeypatch.setattr(getpass, "getuser", _no_login_name)
 
 

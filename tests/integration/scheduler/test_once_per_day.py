@@ -32,6 +32,9 @@ MAIL_SAT_10 = "weekly-loan-mail:2026-12-05T10:00:00+09:00"
 OVERDUE_SAT = "daily-overdue:2026-12-05T10:00:00+09:00"
 TAKEOVER = 40.0
 
+#: Later than every occurrence these tests fire by hand.
+AFTER_THE_WEEKS = "2027-01-10T12:00:00+09:00"
+
 
 def jst(d: int, h: int, mi: int = 0) -> datetime:
     return datetime(2026, 12, d, h, mi, tzinfo=JST)
@@ -59,6 +62,8 @@ async def run(argv: list[str]) -> int:
 def cli_env(monkeypatch: pytest.MonkeyPatch, fresh_nats: NatsServer) -> None:
     monkeypatch.setenv("OTAYORI_SCHEDULER_CALENDAR_FILE", str(CALENDAR))
     monkeypatch.setenv("OTAYORI_NATS_URL", fresh_nats.url)
+    # The CLI's clock (as the services'): the occurrences fired here are due by then.
+    monkeypatch.setenv("OTAYORI_CLOCK_START", AFTER_THE_WEEKS)
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -61,3 +61,13 @@ def test_hold_ready_mail_is_useful_until_its_latest_pickup_deadline() -> None:
 def test_overdue_reminder_is_useful_until_the_next_run() -> None:
     at = expires_at("overdue", [overdue("P1", "L1")], batch=None, nominal_time=NOW)
     assert at == NOW + timedelta(days=1)
+
+
+def test_an_overdue_run_made_late_is_useful_a_day_from_when_it_is_made() -> None:
+    # A missed run fired two days later by staff: a day from now, not from its nominal time.
+    later = NOW + timedelta(days=2)
+    events = [overdue("P1", "L1")]
+    at = expires_at("overdue", events, batch=None, nominal_time=NOW, now=later)
+    assert at == later + timedelta(days=1)
+    on_time = expires_at("overdue", events, batch=None, nominal_time=NOW, now=NOW)
+    assert on_time == NOW + timedelta(days=1)
