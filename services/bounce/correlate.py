@@ -1,8 +1,10 @@
 """Which patrons a failed recipient concerns: VERP token > Message-ID > address.
 
-A VERP token is trusted only when its HMAC verifies; a forged one is ignored (and said so
-in the evidence) and the next method is tried. The lookups are a protocol, so the order is
-table-tested with in-memory fakes and wired to JetStream KV in the service.
+A VERP token is trusted only when its HMAC verifies. A token whose MAC does not verify is
+evidence of forgery (or of mail sent under an old ``verp_secret``): the bounce concerns
+nobody — no other method is tried, since everything else in that message is as untrusted
+— and it is said so in the evidence (``verp: forged``). The lookups are a protocol, so the
+order is table-tested with in-memory fakes and wired to JetStream KV in the service.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ async def correlate(
 ) -> Correlated:
     """Find the patrons of one failed recipient, trying the methods in order."""
     mail_id, verp = verp_mail_id(key, token)
+    if verp == "forged":
+        return Correlated("none", (), None, verp)
     if mail_id is not None:
         record = await lookups.mail(mail_id)
         if record is not None and record.patron_id:

@@ -28,8 +28,18 @@ class BounceMetrics:
         )
         self.messages = Counter(
             "otayori_bounce_messages_total",
-            "Mailbox messages handled, by disposition (processed, quarantine, duplicate).",
+            "Mailbox messages handled, by disposition (processed, quarantine, duplicate, poison).",
             ["disposition"],
+            registry=registry,
+        )
+        self.verp_forged = Counter(
+            "otayori_bounce_verp_forged_total",
+            "Failed recipients whose VERP token did not verify (forged or old secret): no flag.",
+            registry=registry,
+        )
+        self.address_moved = Counter(
+            "otayori_bounce_moved_address_total",
+            "Bounces for an address the patron has changed since: evidence only, no flag.",
             registry=registry,
         )
         self.flags = Counter(

@@ -2,8 +2,9 @@
 
 Every ILS event that carries an address adds the patron to that address's entry in
 ``bounce_addresses`` (families share addresses). ``ils.patron.email_changed`` moves the
-patron to the new address, resolves their open flag with a Japanese note and lifts the
-old address's suppression unless another patron's flag still holds it.
+patron to the new address (and records them as ``moved_away`` from the old one, even when
+the index never saw them there), resolves their open flag with a Japanese note and lifts
+the old address's suppression unless another patron's flag still holds it.
 """
 
 from __future__ import annotations
@@ -56,10 +57,13 @@ class PatronEvents:
         def change(current: AddressPatrons | None) -> AddressPatrons | None:
             if current is None:
                 return AddressPatrons(patron_ids=[patron_id], updated_at=now)
-            if patron_id in current.patron_ids:
+            if patron_id in current.patron_ids and patron_id not in current.moved_away:
                 return None
             ids = sorted({*current.patron_ids, patron_id})
-            return current.model_copy(update={"patron_ids": ids, "updated_at": now})
+            moved = [p for p in current.moved_away if p != patron_id]
+            return current.model_copy(
+                update={"patron_ids": ids, "moved_away": moved, "updated_at": now}
+            )
 
         await self._stores.addresses.update(address_key(address), change)
 
@@ -67,10 +71,16 @@ class PatronEvents:
         now = self._clock.now()
 
         def change(current: AddressPatrons | None) -> AddressPatrons | None:
-            if current is None or patron_id not in current.patron_ids:
+            base = current or AddressPatrons(updated_at=now)
+            if patron_id not in base.patron_ids and patron_id in base.moved_away:
                 return None
-            ids = [p for p in current.patron_ids if p != patron_id]
-            return current.model_copy(update={"patron_ids": ids, "updated_at": now})
+            return base.model_copy(
+                update={
+                    "patron_ids": [p for p in base.patron_ids if p != patron_id],
+                    "moved_away": sorted({*base.moved_away, patron_id}),
+                    "updated_at": now,
+                }
+            )
 
         await self._stores.addresses.update(address_key(address), change)
 

@@ -1,9 +1,11 @@
 """One bounce in, its effects out: classify, correlate, queue, suppress, publish.
 
 Idempotent end to end: a bounce is named by ``bounce_id`` (a hash of its bytes, or of the
-mailer's outcome event id); the queue ignores a bounce id it already holds; events carry
-ids derived from it (the stream de-duplicates); ``bounce_seen`` is written last, so a
-crash anywhere before it only repeats work that changes nothing the second time.
+mailer's outcome event id); the queue ignores a failed recipient (bounce id + recipient) it
+already holds; events carry ids derived from it (the stream de-duplicates); ``bounce_seen``
+is written last, so a crash anywhere before it only repeats work that changes nothing the
+second time. A mailbox message whose handling fails ``poison_after`` times in a row (not
+counting NATS outages) is quarantined instead of blocking the inbox (``poison.py``).
 """
 
 from __future__ import annotations
@@ -15,16 +17,30 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.bounce import classify_port as port
+from services.bounce.bounded import bounded
 from services.bounce.correlate import Correlated, SentLookup, correlate, mail_ids_in, prefetch
 from services.bounce.metrics import BounceMetrics
-from services.bounce.queue import Applied, Policy, add_suppressed, apply_bounce, flags_patrons
-from services.bounce.stores import SeenBounce, Stores, patron_key
+from services.bounce.poison import FailureCounts
+from services.bounce.queue import (
+    Applied,
+    Policy,
+    add_suppressed,
+    apply_bounce,
+    flags_patrons,
+    hit_key,
+)
+from services.bounce.stores import SeenBounce, Stores, patron_key, unavailable
 from services.bounce.suppress import suppress
 from shared.carriers import carrier_group
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.bounce import BounceClassified, BounceEvidence, PatronFlagged
-from shared.contracts.mail import MailKind, MailOutcome
+from shared.contracts.bounce import (
+    BounceCategory,
+    BounceClassified,
+    BounceEvidence,
+    PatronFlagged,
+)
+from shared.contracts.mail import CarrierGroup, MailKind, MailOutcome
 from shared.contracts.staff import QueueEntry, QueueEvidence
 from shared.mailrecord import address_key
 
@@ -33,6 +49,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Event], Awaitable[None]]
 Disposition = Literal["processed", "quarantine"]
 Source = Literal["imap", "smtp"]
+
+#: ``BounceClassified.reason`` of a complaint (ARF feedback report): a machine value.
+COMPLAINT_REASON = "complaint"
 
 
 def bounce_id_for(raw: bytes) -> str:
@@ -68,6 +87,7 @@ class BounceProcessor:
         domain: str,
         policy: Policy,
         max_bytes: int,
+        poison_after: int = 3,
     ) -> None:
         self._stores = stores
         self._publish = publish
@@ -77,10 +97,40 @@ class BounceProcessor:
         self._domain = domain
         self._policy = policy
         self._max_bytes = max_bytes
+        self._failures = FailureCounts(poison_after)
 
     async def handle_message(self, raw: bytes) -> Disposition:
-        """A message from the bounce mailbox; returns where it should be moved."""
+        """A message from the bounce mailbox; returns where it should be moved.
+
+        Raises when handling failed and should be tried again later (the message stays
+        in the inbox); after ``poison_after`` such failures in a row it is quarantined.
+        """
         bounce_id = bounce_id_for(raw)
+        try:
+            disposition = await self._handle_message(bounce_id, raw)
+        except Exception as exc:
+            if not self._poisoned(bounce_id, exc):
+                raise
+            return "quarantine"
+        self._failures.succeeded(bounce_id)
+        return disposition
+
+    def _poisoned(self, bounce_id: str, exc: Exception) -> bool:
+        """Count a failed attempt; True when the message is to be quarantined now."""
+        context: dict[str, object] = {"bounce_id": bounce_id, "error": type(exc).__name__}
+        if unavailable(exc):
+            log.warning("bounce.handling_deferred", extra=context)
+            return False
+        attempts = self._failures.failed(bounce_id)
+        context |= {"attempts": attempts, "limit": self._failures.limit}
+        if not self._failures.exhausted(attempts):
+            log.warning("bounce.handling_failed", extra=context)
+            return False
+        self._metrics.messages.labels(disposition="poison").inc()
+        log.error("bounce.poison_quarantined", extra=context)
+        return True
+
+    async def _handle_message(self, bounce_id: str, raw: bytes) -> Disposition:
         seen, _ = await self._stores.seen.get(bounce_id)
         if seen is not None:
             self._metrics.messages.labels(disposition="duplicate").inc()
@@ -137,7 +187,7 @@ class BounceProcessor:
         """Count, correlate, flag, suppress and publish one failed recipient."""
         r = item.result
         category = port.as_category(r.category)
-        group = carrier_group(r.recipient) if r.recipient else "other"
+        group: CarrierGroup = carrier_group(r.recipient) if r.recipient else "other"
         self._metrics.bounces.labels(category=category, carrier_group=group,
                                      source=item.source).inc()  # fmt: skip
         if category == "not_a_bounce":
@@ -146,25 +196,10 @@ class BounceProcessor:
             corr = await correlate(self._stores, self._key, r.recipient, item.token,
                                    item.message_id)  # fmt: skip
         if corr.verp == "forged":
-            log.warning("bounce.verp_forged", extra={"bounce_id": item.bounce_id})
-        record = corr.record
-        ev = QueueEvidence(
-            bounce_id=item.bounce_id,
-            received_at=self._clock.now(),
-            source=item.source,
-            category=category,
-            status=r.status[:20],
-            reason=r.reason[:500],
-            diagnostic=r.evidence.diagnostic[:1000],
-            remote_mta=r.evidence.remote_mta[:255],
-            rule=r.evidence.rule[:120],
-            correlation=corr.method,
-            verp=corr.verp,
-            carrier_group=group,
-            mail_key=(record.business_key if record else mail_key),
-            mail_kind=(record.kind if record else kind),
-            message_id=(record.message_id if record else item.message_id or None),
-        )
+            self._metrics.verp_forged.inc()
+            log.warning("bounce.verp_forged", extra={"bounce_id": item.bounce_id,
+                                                     "recipient_index": item.index})  # fmt: skip
+        ev = self._evidence(item, category, group, corr, kind, mail_key)
         if category == "sender_side":
             self._metrics.sender_side.labels(carrier_group=group).inc()
             log.warning(
@@ -172,19 +207,70 @@ class BounceProcessor:
                 extra={"bounce_id": item.bounce_id, "status": ev.status, "rule": ev.rule,
                        "carrier_group": group},
             )  # fmt: skip
-        if flags_patrons(category):
-            address = r.recipient or (record.recipient if record else "")
-            for patron_id in corr.patron_ids:
-                await self._flag(patron_id, ev, address)
-        await self._publish(self._classified(item, ev, corr))
+        held = await self._flag_all(item, ev, corr) if flags_patrons(category) else ()
+        await self._publish(self._classified(item, ev, corr, held))
 
-    async def _flag(self, patron_id: str, ev: QueueEvidence, address: str) -> None:
+    def _evidence(
+        self,
+        item: Found,
+        category: BounceCategory,
+        group: CarrierGroup,
+        corr: Correlated,
+        kind: MailKind | None,
+        mail_key: str | None,
+    ) -> QueueEvidence:
+        """What staff see of one failed recipient; strings from the mail are cut to size."""
+        r, record = item.result, corr.record
+        return bounded(
+            QueueEvidence,
+            bounce_id=item.bounce_id,
+            received_at=self._clock.now(),
+            source=item.source,
+            category=category,
+            status=r.status,
+            reason=r.reason,
+            diagnostic=r.evidence.diagnostic,
+            remote_mta=r.evidence.remote_mta,
+            rule=r.evidence.rule,
+            correlation=corr.method,
+            verp=corr.verp,
+            carrier_group=group,
+            mail_key=(record.business_key if record else mail_key),
+            mail_kind=(record.kind if record else kind),
+            message_id=(record.message_id if record else item.message_id or None),
+        )
+
+    async def _flag_all(self, item: Found, ev: QueueEvidence, corr: Correlated) -> tuple[str, ...]:
+        """Flag every correlated patron; returns those the bounce is held against.
+
+        A patron who has changed the address the mail went to (per ``bounce_addresses``)
+        gets the bounce as evidence only: no flag, no suppression (``queue.MOVED_NOTE``).
+        """
+        r, record = item.result, corr.record
+        mailed = record.recipient if record else r.recipient
+        moved: frozenset[str] = frozenset()
+        if corr.method != "address" and corr.patron_ids and mailed:
+            moved = await self._stores.moved_away(mailed)
+        hit = hit_key(item.bounce_id, r.recipient, item.index)
+        address = r.recipient or mailed
+        for patron_id in corr.patron_ids:
+            if patron_id in moved:
+                self._metrics.address_moved.inc()
+                context = {"patron_id": patron_id, "bounce_id": item.bounce_id}
+                log.info("bounce.address_moved_away", extra=context)
+            await self._flag(patron_id, ev, address, hit, moved=patron_id in moved)
+        return tuple(p for p in corr.patron_ids if p not in moved)
+
+    async def _flag(
+        self, patron_id: str, ev: QueueEvidence, address: str, hit: str, *, moved: bool
+    ) -> None:
         now = self._clock.now()
         outcome: list[Applied] = []
-        akey = address_key(address) if address else ""
+        akey = address_key(address) if address and not moved else ""
 
         def change(current: QueueEntry | None) -> QueueEntry | None:
-            applied = apply_bounce(current, patron_id, ev, self._policy, now)
+            applied = apply_bounce(current, patron_id, ev, self._policy, now, hit=hit,
+                                   moved=moved)  # fmt: skip
             outcome.append(applied)
             entry = applied.entry
             if entry is not None and akey and ev.category == "bad_address" and entry.status:
@@ -193,7 +279,7 @@ class BounceProcessor:
 
         entry = await self._stores.queue.update(patron_key(patron_id), change)
         applied = outcome[-1]
-        if entry is None:
+        if entry is None or moved:
             return
         if ev.category == "bad_address" and akey and entry.status in ("open", "contacted"):
             await suppress(self._stores, akey, patron_id, ev.category, now)
@@ -215,14 +301,18 @@ class BounceProcessor:
             evidence=_contract_evidence(ev),
         )
 
-    def _classified(self, item: Found, ev: QueueEvidence, corr: Correlated) -> BounceClassified:
-        return BounceClassified(
+    def _classified(
+        self, item: Found, ev: QueueEvidence, corr: Correlated, held: tuple[str, ...]
+    ) -> BounceClassified:
+        """``patron_ids``: the patrons the bounce is held against (not those moved away)."""
+        return bounded(
+            BounceClassified,
             event_id=f"classified-{item.bounce_id}-{item.index}",
             occurred_at=self._clock.now(),
-            recipient=item.result.recipient[:320],
+            recipient=item.result.recipient,
             category=ev.category,
             reason=ev.reason,
-            patron_ids=list(corr.patron_ids),
+            patron_ids=list(held),
             correlation=corr.method,
             evidence=_contract_evidence(ev),
         )
@@ -231,18 +321,18 @@ class BounceProcessor:
         self._metrics.complaints.inc()
         corr = await correlate(self._stores, self._key, "", result.verp_token,
                                result.original_message_id)  # fmt: skip
-        ev = QueueEvidence(
-            bounce_id=bounce_id, received_at=self._clock.now(), source="imap",
-            category="not_a_bounce", reason="complaint (feedback report)",
-            rule=result.detector[:120], correlation=corr.method, verp=corr.verp,
+        ev = bounded(
+            QueueEvidence, bounce_id=bounce_id, received_at=self._clock.now(), source="imap",
+            category="not_a_bounce", reason=COMPLAINT_REASON, rule=result.detector,
+            correlation=corr.method, verp=corr.verp,
             message_id=result.original_message_id or None,
         )  # fmt: skip
         log.warning("bounce.complaint", extra={"bounce_id": bounce_id,
                                                "patron_ids": list(corr.patron_ids)})  # fmt: skip
         found = port.make_result("", "not_a_bounce", ev.reason, result.detector)
         item = Found(bounce_id, 999, found, "", "", "imap")
-        await self._publish(self._classified(item, ev, corr).model_copy(
-            update={"event_id": f"complaint-{bounce_id}"}))  # fmt: skip
+        classified = self._classified(item, ev, corr, corr.patron_ids)
+        await self._publish(classified.model_copy(update={"event_id": f"complaint-{bounce_id}"}))
 
     async def _seen(self, bounce_id: str, disposition: Disposition, recipients: int) -> None:
         value = SeenBounce(disposition=disposition, at=self._clock.now(), recipients=recipients)
@@ -250,7 +340,8 @@ class BounceProcessor:
 
 
 def _contract_evidence(ev: QueueEvidence) -> BounceEvidence:
-    return BounceEvidence(
+    return bounded(
+        BounceEvidence,
         received_at=ev.received_at,
         source=ev.source,
         status=ev.status,

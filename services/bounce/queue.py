@@ -2,8 +2,10 @@
 
 Hard causes (bad address, domain rejection, forwarding failure) flag at once. Soft causes
 (mailbox full, transient, unknown) flag when they repeat: ``threshold`` bounces within
-``window``; older ones decay. ``sender_side`` and ``not_a_bounce`` never flag a patron.
-Applying the same bounce twice (same ``bounce_id``) changes nothing: redelivery is safe.
+``window``; older ones decay (one message counts once, however many of its recipients
+failed). ``sender_side`` and ``not_a_bounce`` never flag a patron. A bounce for an address
+the patron has since changed is kept as evidence only. Applying the same failed recipient
+twice (same ``hit_key``: bounce id + recipient) changes nothing: redelivery is safe.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Literal
 from services.bounce.errors import InvalidTransition, NotInQueue
 from shared.contracts.bounce import BounceCategory
 from shared.contracts.staff import FlagNote, QueueEntry, QueueEvidence, SoftHit
+from shared.mailrecord import address_key
 
 HARD: frozenset[BounceCategory] = frozenset(
     {"bad_address", "domain_rejection", "forwarding_failure"}
@@ -26,6 +29,10 @@ IN_QUEUE = ("open", "contacted")
 
 EMAIL_CHANGED_NOTE = "登録メールアドレスが変更されたため、自動的に解決済みにしました。"
 REOPENED_NOTE = "連絡後に再びメールが届きませんでした。再度の連絡が必要です。"
+MOVED_NOTE = (
+    "変更前のメールアドレス宛てに送ったメールの不達通知を受け取りました。"
+    "現在のアドレスには関係しないため、対応は不要です。"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,15 @@ def flags_patrons(category: BounceCategory) -> bool:
     return category not in NEVER_FLAGS
 
 
+def hit_key(bounce_id: str, recipient: str, index: int) -> str:
+    """Idempotency key of one failed recipient of a bounce: ``<bounce id>.<recipient>``.
+
+    The recipient is hashed (no address in the queue); without one, its position. Entries
+    written before these keys hold plain bounce ids, which ``apply_bounce`` still honours.
+    """
+    return f"{bounce_id}.{address_key(recipient)[:12] if recipient else f'n{index}'}"
+
+
 def _decayed(hits: list[SoftHit], now: datetime, window: timedelta) -> list[SoftHit]:
     return [h for h in hits if now - h.at <= window]
 
@@ -78,15 +94,25 @@ def apply_bounce(
     ev: QueueEvidence,
     policy: Policy,
     now: datetime,
+    *,
+    hit: str | None = None,
+    moved: bool = False,
 ) -> Applied:
-    """Record one bounce for one patron and decide whether it flags them."""
+    """Record one failed recipient for one patron and decide whether it flags them.
+
+    ``hit`` is its idempotency key (``hit_key``; default the bounce id). ``moved``: the
+    mail went to an address the patron has changed since, kept as evidence only.
+    """
     if not flags_patrons(ev.category):
         return Applied(None, False)
-    if entry is not None and ev.bounce_id in entry.bounce_ids:
+    key = hit or ev.bounce_id
+    if entry is not None and (key in entry.bounce_ids or ev.bounce_id in entry.bounce_ids):
         return Applied(None, entry.flagged_by == ev.bounce_id, duplicate=True)
     base = entry or _blank(patron_id, ev.received_at)
+    if moved:
+        return Applied(_evidence_only(base, ev, key, policy, now), False)
     soft = _decayed(list(base.soft_recent), now, policy.soft_window)
-    if ev.category in SOFT:
+    if ev.category in SOFT and all(h.bounce_id != ev.bounce_id for h in soft):
         soft.append(SoftHit(bounce_id=ev.bounce_id, category=ev.category, at=ev.received_at))
     hard = ev.category in HARD
     flaggable = hard or (ev.category in SOFT and len(soft) >= policy.soft_threshold)
@@ -97,7 +123,7 @@ def apply_bounce(
         "last_seen": max(base.last_seen, ev.received_at),
         "evidence": [*base.evidence, ev][-policy.evidence_limit :],
         "soft_recent": soft,
-        "bounce_ids": [*base.bounce_ids, ev.bounce_id][-policy.ids_limit :],
+        "bounce_ids": [*base.bounce_ids, key][-policy.ids_limit :],
         "updated_at": now,
     }
     flagged = False
@@ -121,6 +147,23 @@ def apply_bounce(
             "notes": notes,
         }
     return Applied(base.model_copy(update=update), flagged)
+
+
+def _evidence_only(
+    base: QueueEntry, ev: QueueEvidence, key: str, policy: Policy, now: datetime
+) -> QueueEntry:
+    """The bounce joins the evidence (and a note, when the patron has a flag); the flag,
+    its counts and the soft repeats are left alone."""
+    notes = list(base.notes)
+    if base.status is not None:
+        notes.append(FlagNote(at=now, by="system", status=base.status, text=MOVED_NOTE))
+    update: dict[str, object] = {
+        "evidence": [*base.evidence, ev][-policy.evidence_limit :],
+        "bounce_ids": [*base.bounce_ids, key][-policy.ids_limit :],
+        "notes": notes,
+        "updated_at": now,
+    }
+    return base.model_copy(update=update)
 
 
 def add_suppressed(entry: QueueEntry, key: str) -> QueueEntry:

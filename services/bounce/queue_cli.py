@@ -89,7 +89,7 @@ async def _guarded(func: Any, args: argparse.Namespace) -> int:
     try:
         return int(await func(args))
     except StaffApiError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"エラー: {exc.message}", file=sys.stderr)
         return 2 if exc.code in ("not_in_queue", "invalid_transition") else 1
 
 

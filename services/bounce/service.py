@@ -43,6 +43,7 @@ def reader_config(s: BounceSettings) -> ReaderConfig:
         password=s.imap_password.get_secret_value(),
         mailbox=s.imap_mailbox,
         tls=s.imap_tls == "tls",
+        ca_file=str(s.imap_ca_file) if s.imap_ca_file else None,
         processed=s.imap_processed_folder,
         quarantine=s.imap_quarantine_folder,
         poll_interval=s.imap_poll_interval,
@@ -69,6 +70,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
     processor = BounceProcessor(
         stores, runtime.publish, metrics, runtime.clock,
         key=s.verp_key, domain=s.mail_domain, policy=policy, max_bytes=s.max_message_bytes,
+        poison_after=s.imap_poison_attempts,
     )  # fmt: skip
     patrons = PatronEvents(stores, runtime.publish, runtime.clock)
     digest = DigestHandler(stores, runtime.publish, s.digest_oldest_count)

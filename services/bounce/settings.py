@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -20,11 +21,29 @@ class BounceSettings(CommonSettings):
     imap_tls: Literal["none", "tls"] = Field(
         "none", description="IMAP transport: `none` (plain, port 143) or `tls` (implicit, 993)."
     )
+    imap_ca_file: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the CA certificates the IMAP server's TLS certificate is checked"
+            " against, instead of the system's (a server with a private CA)."
+        ),
+    )
     imap_processed_folder: str = Field(
         "Processed", description="Folder bounces are moved to once handled (created if missing)."
     )
     imap_quarantine_folder: str = Field(
-        "Quarantine", description="Folder for messages that cannot be read (created if missing)."
+        "Quarantine",
+        description=(
+            "Folder for messages that cannot be read or keep failing (created if missing)."
+        ),
+    )
+    imap_poison_attempts: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Failed attempts in a row (NATS outages not counted) after which a message is"
+            " moved to the quarantine folder instead of holding back the inbox."
+        ),
     )
     imap_enabled: bool = Field(
         True, description="Read the bounce mailbox (off: only the mailer's 5xx failures count)."

@@ -2,7 +2,8 @@
 
 ``StaffActions`` holds the behaviour (list, show, contacted, resolve) over the stores;
 ``serve_staff_api`` binds it to the subjects. Every request gets a reply: a bad body is a
-``bad_request`` naming the fields, an unknown patron ``not_in_queue``.
+``bad_request`` naming the fields, an unknown patron ``not_in_queue``. Error messages are
+for staff (the CLI prints them as they come): Japanese; the codes stay machine values.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pydantic import BaseModel, ValidationError
 
-from services.bounce.errors import BounceError
+from services.bounce.errors import BounceError, ConflictError, InvalidTransition, NotInQueue
 from services.bounce.guidance import guidance_for
 from services.bounce.processor import Publish
 from services.bounce.queue import StaffStatus, mark
+from services.bounce.queue_view import STATUS_JA
 from services.bounce.stores import Stores, patron_key
 from services.bounce.suppress import lift
 from shared.bus.consume import validation_lines
@@ -125,6 +127,31 @@ def _not_in_queue(patron_id: str) -> StaffError:
     )
 
 
+def _status(status: str) -> str:
+    return STATUS_JA.get(status, status)
+
+
+def staff_error(exc: BounceError) -> StaffError:
+    """The staff-facing (Japanese) error of a refused request; ``code`` unchanged."""
+    if isinstance(exc, NotInQueue):
+        return _not_in_queue(exc.patron_id)
+    if isinstance(exc, InvalidTransition):
+        message = (
+            f"利用者 {exc.patron_id} は「{_status(exc.current)}」のため、"
+            f"「{_status(exc.wanted)}」にはできません。"
+        )
+        return StaffError(code="invalid_transition", message=message)
+    if isinstance(exc, ConflictError):
+        message = "他の更新と同時だったため保存できませんでした。もう一度実行してください。"
+        return StaffError(code="conflict", message=message)
+    return _internal(exc.code)
+
+
+def _internal(what: str) -> StaffError:
+    message = f"バウンスサービスの内部エラーです ({what})。運用担当に連絡してください。"
+    return StaffError(code="internal", message=message)
+
+
 def _error_reply(error: StaffError) -> bytes:
     return QueueUpdateReply(ok=False, error=error).model_dump_json(include={"ok", "error"}).encode()
 
@@ -134,22 +161,13 @@ async def _answer(msg: Msg, model: type[Req], run: Callable[[Req], Awaitable[Bas
         request = model.model_validate_json(msg.data or b"{}")
         reply = (await run(request)).model_dump_json().encode()
     except ValidationError as exc:
-        reply = _error_reply(
-            StaffError(code="bad_request", message="; ".join(validation_lines(exc)))
-        )
+        message = "要求の形式が正しくありません: " + "; ".join(validation_lines(exc))
+        reply = _error_reply(StaffError(code="bad_request", message=message[:2000]))
     except BounceError as exc:
-        code = (
-            exc.code
-            if exc.code in ("not_in_queue", "invalid_transition", "conflict")
-            else "internal"
-        )
-        message = str(exc)
-        if code == "not_in_queue":
-            message = _not_in_queue(getattr(exc, "patron_id", "?")).message
-        reply = _error_reply(StaffError(code=code, message=message))
+        reply = _error_reply(staff_error(exc))
     except Exception as exc:  # an RPC must always answer; the error is logged with its type
         log.exception("bounce.staff_api_error", extra={"subject": msg.subject})
-        reply = _error_reply(StaffError(code="internal", message=type(exc).__name__))
+        reply = _error_reply(_internal(type(exc).__name__))
     await msg.respond(reply)
 
 

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
+import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.errors import KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
@@ -24,6 +26,29 @@ M = TypeVar("M", bound=BaseModel)
 _ATTEMPTS = 20
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
+#: Errors that say the bus or a bucket is unreachable or busy right now, not that the
+#: message being handled is bad: handling is retried later and never counts as poison.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,  # also nats.errors.TimeoutError and asyncio.TimeoutError
+    ConflictError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+    nats.errors.NoServersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServerError,
+    nats.js.errors.ServiceUnavailableError,
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` is an outage of NATS/JetStream (transient) rather than a bad input."""
+    return isinstance(exc, UNAVAILABLE)
+
 
 def patron_key(patron_id: str) -> str:
     """KV-safe, reversible key for a patron id (``:``, ``.`` and ``=`` are escaped)."""
@@ -31,10 +56,16 @@ def patron_key(patron_id: str) -> str:
 
 
 class AddressPatrons(BaseModel):
-    """Value of ``bounce_addresses[address_key(addr)]``: every patron using the address."""
+    """Value of ``bounce_addresses[address_key(addr)]``: every patron using the address.
+
+    ``moved_away`` lists the patrons who used it and changed their address since
+    (``ils.patron.email_changed``): a late bounce of a mail sent to it before the change no
+    longer flags them. Entries written before this field existed read as nobody moved.
+    """
 
     model_config = ConfigDict(extra="forbid")
     patron_ids: list[str] = Field(default_factory=list)
+    moved_away: list[str] = Field(default_factory=list)
     updated_at: datetime
 
 
@@ -159,3 +190,8 @@ class Stores:
     async def patrons_for(self, address: str) -> list[str]:
         value, _ = await self.addresses.get(address_key(address))
         return list(value.patron_ids) if value else []
+
+    async def moved_away(self, address: str) -> frozenset[str]:
+        """Patrons who used ``address`` and have changed it since (per the index)."""
+        value, _ = await self.addresses.get(address_key(address))
+        return frozenset(value.moved_away) if value else frozenset()

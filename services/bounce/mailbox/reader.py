@@ -4,6 +4,10 @@ For each message: ``UID FETCH`` (peek) -> the sink (classify, correlate, publish
 the bounce as seen) -> ``UID MOVE`` to the Processed or Quarantine folder. Nothing is
 deleted. If the connection drops anywhere, the message stays in the inbox and is fetched
 again after the reconnect; the sink recognises it and it is only moved.
+
+The reconnect delay doubles after every session that made no progress (no message moved,
+the inbox never seen empty) — a message the sink keeps failing on, a server refusing the
+login — and starts again from ``backoff_initial`` after a session that did.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -46,6 +51,11 @@ class ReaderConfig:
     timeout: float = 30.0
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
+    ca_file: str | None = None  # CA bundle for the server's certificate (default: system)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client context of implicit TLS (certificate and host name verified)."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.tls else None
 
 
 class MailboxReader:
@@ -60,20 +70,21 @@ class MailboxReader:
         self._lost = asyncio.Event()
         self.connected = False
         self.sessions = 0
+        self.progress = 0  # messages moved + inbox drains completed, over all sessions
 
     async def run(self) -> None:
         """Read until ``stop``; reconnect with exponential backoff after any failure."""
         delay = self._cfg.backoff_initial
         while not self._stop.is_set():
-            started = self.sessions
+            started = self.progress
             try:
                 await self._session()
             except LOST as exc:
                 self._metrics.imap_reconnects.labels(error=type(exc).__name__).inc()
+                if self.progress > started:
+                    delay = self._cfg.backoff_initial
                 context = {"error": type(exc).__name__, "detail": str(exc)[:200], "retry_in": delay}
                 log.warning("bounce.imap_lost", extra=context)
-                if self.sessions > started:
-                    delay = self._cfg.backoff_initial
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)
                 delay = min(delay * 2, self._cfg.backoff_max)
@@ -102,11 +113,15 @@ class MailboxReader:
     async def _session(self) -> None:
         self._lost = asyncio.Event()
         lost = self._lost
-        cls = aioimaplib.IMAP4_SSL if self._cfg.tls else aioimaplib.IMAP4
-        kwargs: dict[str, Any] = {"timeout": self._cfg.timeout}
-        if not self._cfg.tls:
-            kwargs["conn_lost_cb"] = lambda exc: lost.set()
-        client = cls(self._cfg.host, self._cfg.port, **kwargs)
+        # IMAP4 with an SSL context, not IMAP4_SSL: only IMAP4 passes ``conn_lost_cb`` on,
+        # and without it a connection dropped during IDLE goes unnoticed until IDLE ends.
+        client = aioimaplib.IMAP4(
+            self._cfg.host,
+            self._cfg.port,
+            timeout=self._cfg.timeout,
+            conn_lost_cb=lambda exc: lost.set(),
+            ssl_context=self._cfg.ssl_context(),
+        )
         self._client = client
         try:
             await self._guard(client.wait_hello_from_server(), "CONNECT")
@@ -157,6 +172,7 @@ class MailboxReader:
             if self._stop.is_set():
                 return
             await self._one(client, uid)
+        self.progress += 1
 
     async def _one(self, client: aioimaplib.IMAP4, uid: int) -> None:
         r = await self._guard(client.uid("fetch", str(uid), "(BODY.PEEK[] INTERNALDATE)"),
@@ -178,6 +194,7 @@ class MailboxReader:
         folder = self._cfg.processed if disposition == "processed" else self._cfg.quarantine
         r = await self._guard(client.uid("move", str(uid), folder), "UID MOVE")
         p.ok("UID MOVE", r.result, r.lines)
+        self.progress += 1
         log.info("bounce.imap_moved", extra={"uid": uid, "folder": folder})
 
     async def _wait(self, client: aioimaplib.IMAP4) -> None:

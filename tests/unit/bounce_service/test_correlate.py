@@ -1,4 +1,4 @@
-"""Correlation order: VERP token > original Message-ID > address; forged tokens ignored."""
+"""Correlation order: VERP token > original Message-ID > address; a forged token: none."""
 
 from __future__ import annotations
 
@@ -53,13 +53,19 @@ async def test_the_address_flags_every_patron_sharing_it() -> None:
     assert (c.method, c.patron_ids) == ("address", ("P-FAMILY-1", "P-FAMILY-2"))
 
 
-async def test_a_forged_token_is_not_trusted_and_is_recorded() -> None:
+async def test_a_forged_token_concerns_nobody_not_even_through_the_address() -> None:
+    """A token whose MAC fails is evidence of forgery: no later method is tried, since the
+    rest of that message (Final-Recipient, returned Message-ID) is as untrusted."""
     forged = token(VERP_MAIL, key=b"attacker-key")
     c = await correlate(lookups(), KEY, "a@docomo.ne.jp", forged, "")
-    assert (c.method, c.verp) == ("address", "forged")
-    assert "P-VERP" not in c.patron_ids
-    c2 = await correlate(lookups(), KEY, "", forged, MSGID_MAIL.message_id)
-    assert (c2.method, c2.patron_ids, c2.verp) == ("message_id", ("P-MSGID",), "forged")
+    assert (c.method, c.patron_ids, c.record, c.verp) == ("none", (), None, "forged")
+    c2 = await correlate(lookups(), KEY, "a@docomo.ne.jp", forged, MSGID_MAIL.message_id)
+    assert (c2.method, c2.patron_ids, c2.verp) == ("none", (), "forged")
+
+
+async def test_a_malformed_token_at_our_domain_counts_as_forged() -> None:
+    c = await correlate(lookups(), KEY, "a@docomo.ne.jp", "not-a-token", "")
+    assert (c.method, c.patron_ids, c.verp) == ("none", (), "forged")
 
 
 async def test_a_valid_token_for_an_unknown_mail_falls_back() -> None:

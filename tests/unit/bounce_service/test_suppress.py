@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from services.bounce.stores import Bucket, Stores
 from services.bounce.suppress import lift, suppress
 from shared.mailrecord import Suppression
-from tests.unit.bounce_service.fakes import T0, FakeKV, fake_stores
+from tests.support.fakekv import FakeKV
+from tests.unit.bounce_service.fakes import T0, fake_stores
 
 AKEY = "addr-key-1"
 
