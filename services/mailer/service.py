@@ -153,6 +153,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
         is_suppressed=suppressions.is_suppressed,
         is_returned=store.is_returned,
         address_change=store.address_change,
+        cancellation=store.cancellation,
         metrics=metrics,
     )
     chunks = ChunkSender(

@@ -38,11 +38,14 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> str:
 
 
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> str:
+    """Create the bucket, or bring an existing one's TTL and description to the declared
+    ones (a bucket given a TTL in a later version gets it on the next provision)."""
     try:
         await js.key_value(spec.name)
-        return "exists"
     except (NotFoundError, BadRequestError):
         pass
+    else:
+        return await _align_bucket(js, spec)
     await js.create_key_value(
         KeyValueConfig(
             bucket=spec.name,
@@ -66,3 +69,15 @@ async def provision(js: JetStreamContext) -> list[tuple[str, str, str]]:
     for kind, name, action in rows:
         log.info("provision", extra={"kind": kind, "resource": name, "action": action})
     return rows
+
+
+async def _align_bucket(js: JetStreamContext, spec: BucketSpec) -> str:
+    info = await js.stream_info(f"KV_{spec.name}")  # the stream behind a KV bucket
+    config = info.config
+    ttl = float(spec.ttl or 0)
+    if float(config.max_age or 0) == ttl and config.description == spec.description:
+        return "exists"
+    config.max_age = ttl
+    config.description = spec.description
+    await js.update_stream(config)
+    return "updated"

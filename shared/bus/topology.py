@@ -80,7 +80,13 @@ STREAMS: tuple[StreamSpec, ...] = (
 BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("mail_ledger", "Mailer: one entry per mail business key (exactly-once).", history=1),
     BucketSpec("mail_pending", "Mailer: items collected per patron and batch/run until sent."),
-    BucketSpec("mail_returned", "Mailer: returned loans, so no reminder goes out for them."),
+    # 90 days: longer than the ILS stream keeps an event (60), so no reminder or ready
+    # report of an ended loan or hold can be redelivered or replayed after its record.
+    BucketSpec(
+        "mail_returned",
+        "Mailer: returned loans and cancelled holds (no reminder or ready mail for them).",
+        ttl=90 * DAY,
+    ),
     BucketSpec("suppressions", "Addresses not to be mailed (bad_address), by address."),
     BucketSpec("bounce_queue", "Staff bounce queue: one entry per flagged patron.", history=5),
     BucketSpec("bounce_addresses", "Address -> patron ids using it (families share)."),

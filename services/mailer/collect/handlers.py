@@ -3,7 +3,9 @@
 - Events mailed in a run (online loan, hold ready, overdue) are added to the patron's
   ``mail_pending`` entry; the run's trigger fans the entries out into work items.
 - Events mailed promptly (hold cancelled, loan suspended, bounce digest) become a work
-  item at once.
+  item at once. A hold's cancellation also ends its ready report (recorded in
+  ``mail_returned``, dropped from the pending entry, left out by the run and the sender),
+  as a loan's return ends its reminders.
 Each handler is idempotent: a redelivered event or a re-fired trigger produces the same
 work items (same ids), which the MAIL stream and the ledger de-duplicate.
 """
@@ -84,8 +86,7 @@ class Collector:
         if isinstance(event, LoanOnlineIssued):
             await self._collect_online_loan(event)
         elif isinstance(event, HoldReady):
-            key = keys.hold_ready_pending_key(event.patron_id)
-            await self._collect_daily(key, "hold_ready", event)
+            await self._collect_hold_ready(event)
         elif isinstance(event, LoanOverdue):
             if await self._store.is_returned(event.loan_id):
                 log.info("collect.overdue_already_returned", extra={"patron_id": event.patron_id})
@@ -96,15 +97,44 @@ class Collector:
             await self._store.mark_returned(event)
             key = keys.overdue_pending_key(event.patron_id)
             await self._store.change(key, lambda e: grouping.drop_loans(e, {event.loan_id}))
-        elif isinstance(event, HoldCancelled | PatronLoanSuspended):
-            change = await self._store.address_change(event.patron_id)
-            recipient = grouping.address_for(event.email, event.occurred_at, change)
-            await self._send_now(prompt_work(event, recipient=recipient, now=self._clock.now()))
+        elif isinstance(event, HoldCancelled):
+            await self._cancel_hold(event)
+        elif isinstance(event, PatronLoanSuspended):
+            await self._send_prompt(event)
         elif isinstance(event, PatronEmailChanged):
             if await self._store.record_address(event):
                 log.info("collect.address_changed", extra={"patron_id": event.patron_id})
         else:
             raise Reject(f"the mailer does not handle {type(event).__name__}")
+
+    async def _collect_hold_ready(self, event: HoldReady) -> None:
+        # A report the hold's cancellation has ended (it arrived out of order, or was
+        # redelivered after it) is never mailed; one secured later is a new hold.
+        cancel = await self._store.cancellation(event.hold_id)
+        if grouping.is_cancelled(event, cancel):
+            log.info("collect.hold_already_cancelled", extra={"patron_id": event.patron_id})
+            return
+        key = keys.hold_ready_pending_key(event.patron_id)
+        if cancel is not None:
+            # A cancelled report collected while the cancellation was handled would hold
+            # the new one off as "the same hold, held already".
+            await self._store.change(key, lambda e: grouping.drop_holds(e, cancel))
+        await self._collect_daily(key, "hold_ready", event)
+
+    async def _cancel_hold(self, event: HoldCancelled) -> None:
+        """Record the cancellation, drop the hold's waiting ready report, then mail the
+        cancellation. In this order a crash anywhere is repaired by the redelivery, which
+        repeats all three harmlessly (the record keeps the newest cancellation, the drop
+        finds nothing more, the prompt mail has the same key)."""
+        cancel = await self._store.record_cancelled(event)
+        key = keys.hold_ready_pending_key(event.patron_id)
+        await self._store.change(key, lambda e: grouping.drop_holds(e, cancel))
+        await self._send_prompt(event)
+
+    async def _send_prompt(self, event: HoldCancelled | PatronLoanSuspended) -> None:
+        change = await self._store.address_change(event.patron_id)
+        recipient = grouping.address_for(event.email, event.occurred_at, change)
+        await self._send_now(prompt_work(event, recipient=recipient, now=self._clock.now()))
 
     async def _collect_daily(
         self, key: str, kind: MailKind, event: HoldReady | LoanOverdue
@@ -218,15 +248,24 @@ class Collector:
 
     async def _hold_ready_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         rd = trigger.run_date
+        stored = await self._store.scan_all(keys.HOLD_READY_FILTER)
+        entries = _waiting(stored)
+        # A report collected while its cancellation was being handled may still be here.
+        holds = {
+            p.event.hold_id
+            for s in entries
+            for p in s.entry.events
+            if isinstance(p.event, HoldReady)
+        }
+        cancelled = await self._store.cancelled_among(holds)
         run = Run(
             "hold_ready",
             keys.hold_ready_run(rd),
             trigger,
-            grouping.hold_ready_eligible(rd),
-            grouping.hold_ready_useless(rd),
+            grouping.hold_ready_eligible(rd, cancelled),
+            grouping.hold_ready_useless(rd, cancelled),
         )
-        stored = await self._store.scan_all(keys.HOLD_READY_FILTER)
-        await self._fan_out(run, _waiting(stored), delivery)
+        await self._fan_out(run, entries, delivery)
         await self._forget_past(stored, delivery)
 
     async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:

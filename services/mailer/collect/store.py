@@ -1,5 +1,9 @@
 """``mail_pending`` and ``mail_returned`` KV adapters; every change is a compare-and-set.
 
+``mail_returned`` holds what ended before its mail went out: returned loans
+(``loan.<loan>``, no reminder for them) and cancelled holds (``hold.<hold>``, the newest
+``HoldCancelled``: no ready mail for a report secured at or before it).
+
 A lost race (another replica, or a redelivery running alongside) re-reads and re-applies
 the pure change, so concurrent collectors never overwrite each other's events.
 
@@ -26,6 +30,7 @@ from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.keys import (
     ADDRESS_FILTER,
     address_change_key,
+    cancelled_key,
     pending_kind,
     returned_key,
 )
@@ -39,7 +44,7 @@ from services.mailer.plan.model import (
 )
 from shared.bus import kvscan
 from shared.bus.kvscan import KvWrites
-from shared.contracts.ils import LoanReturned, PatronEmailChanged
+from shared.contracts.ils import HoldCancelled, LoanReturned, PatronEmailChanged
 from shared.contracts.mail import MailKind
 
 PENDING_BUCKET = "mail_pending"
@@ -260,6 +265,39 @@ class PendingStore:
         ids = sorted(loan_ids)
         flags = await asyncio.gather(*(self.is_returned(i) for i in ids))
         return {i for i, flag in zip(ids, flags, strict=True) if flag}
+
+    # -- cancelled holds -------------------------------------------------------------------
+
+    async def record_cancelled(self, event: HoldCancelled) -> HoldCancelled:
+        """Keep the hold's newest cancellation; returns the one kept (``event`` unless a
+        newer one is held already)."""
+        key = cancelled_key(event.hold_id)
+        for _ in range(MAX_CAS_ROUNDS):
+            held, revision = await kvscan.get_model(self._returned, key, HoldCancelled)
+            kept = grouping.newer_cancellation(held, event)
+            if kept is held:
+                return kept
+            data = event.model_dump_json().encode()
+            try:
+                await (
+                    self._returned.update(key, data, last=revision)
+                    if revision
+                    else self._returned.create(key, data)
+                )
+                return kept
+            except KeyWrongLastSequenceError:
+                continue
+        raise ConflictError(f"{key}: too many concurrent changes")
+
+    async def cancellation(self, hold_id: str) -> HoldCancelled | None:
+        held, _ = await kvscan.get_model(self._returned, cancelled_key(hold_id), HoldCancelled)
+        return held
+
+    async def cancelled_among(self, hold_ids: set[str]) -> dict[str, HoldCancelled]:
+        """The held cancellation of each of ``hold_ids`` that has one."""
+        ids = sorted(hold_ids)
+        held = await asyncio.gather(*(self.cancellation(i) for i in ids))
+        return {i: c for i, c in zip(ids, held, strict=True) if c is not None}
 
     # -- address changes -------------------------------------------------------------------
 

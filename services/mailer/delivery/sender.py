@@ -4,7 +4,8 @@ Order matters for exactly-once (see docs/mailer.md):
 
 1. claim the mail in ``mail_ledger`` (create / compare-and-set); a terminal record means
    it was already handled: its outcome is re-published (de-duplicated by event id), ack;
-2. expiry, address check, suppression, compose — each ends the mail without SMTP;
+2. expiry, address check, suppression, leaving out returned loans and cancelled holds,
+   compose — each ends the mail without SMTP;
 3. a carrier-group slot and a connection slot; a claim that aged meanwhile is renewed
    (or, taken over by another replica, given up without sending);
 4. the SMTP transaction; on the server's 250 the very next await is the ledger write
@@ -30,7 +31,7 @@ from services.mailer.delivery.recording import Accepted, SentRecorder, to_the_en
 from services.mailer.delivery.smtp import DROPPED, Reply, SmtpPool
 from services.mailer.errors import InvalidAddress, MailerError
 from services.mailer.plan.claims import Done, Later, needs_refresh
-from services.mailer.plan.grouping import address_for
+from services.mailer.plan.grouping import address_for, is_cancelled
 from services.mailer.plan.model import MailWork, SourceEvent
 from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
 from services.mailer.plan.pacing import verdict
@@ -39,7 +40,7 @@ from shared.bus.consume import Delivery, Reject, Retry
 from shared.carriers import carrier_group
 from shared.clock import JST, Clock
 from shared.contracts.base import Event
-from shared.contracts.ils import HoldReady, LoanOverdue, PatronEmailChanged
+from shared.contracts.ils import HoldCancelled, HoldReady, LoanOverdue, PatronEmailChanged
 from shared.contracts.mail import SESSION_COMMANDS, CarrierGroup
 from shared.mailrecord import LedgerState, message_id_for
 from shared.verp import envelope_sender
@@ -54,6 +55,8 @@ Lookup = Callable[[str], Awaitable[bool]]
 #: A work item older than this looks the patron's address up again before it is sent.
 ADDRESS_RECHECK_AFTER = timedelta(seconds=60)
 AddressLookup = Callable[[str], Awaitable[PatronEmailChanged | None]]
+#: A hold's recorded cancellation by hold id (``PendingStore.cancellation``).
+CancelLookup = Callable[[str], Awaitable[HoldCancelled | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class Sender:
         is_suppressed: Lookup,
         is_returned: Lookup,
         address_change: AddressLookup | None = None,
+        cancellation: CancelLookup | None = None,
         metrics: MailerMetrics,
     ) -> None:
         self._cfg = config
@@ -89,6 +93,7 @@ class Sender:
         self._is_suppressed = is_suppressed
         self._is_returned = is_returned
         self._address_change = address_change
+        self._cancellation = cancellation
         self._metrics = metrics
         self._recorder = SentRecorder(ledger, clock)
 
@@ -134,6 +139,10 @@ class Sender:
         work = await self._without_returned(work)
         if not work.events:
             await self._end(work, claim, "expired", Result("expired", cause="all_returned"))
+            return
+        work = await self._without_cancelled(work)
+        if not work.events:
+            await self._end(work, claim, "expired", Result("expired", cause="all_cancelled"))
             return
         work = without_past_holds(work, now)
         if not work.events:
@@ -302,6 +311,21 @@ class Sender:
             e
             for e in work.events
             if not (isinstance(e, LoanOverdue) and await self._is_returned(e.loan_id))
+        ]
+        return work if len(kept) == len(work.events) else replace_events(work, kept)
+
+    async def _without_cancelled(self, work: MailWork) -> MailWork:
+        """A ready mail never lists a hold cancelled since its item was secured (the patron
+        phoned, Q9): a retry after a deferral, or a run that took the report just before
+        the cancellation was handled."""
+        if work.kind != "hold_ready" or self._cancellation is None:
+            return work
+        kept = [
+            e
+            for e in work.events
+            if not (
+                isinstance(e, HoldReady) and is_cancelled(e, await self._cancellation(e.hold_id))
+            )
         ]
         return work if len(kept) == len(work.events) else replace_events(work, kept)
 

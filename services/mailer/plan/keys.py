@@ -111,9 +111,18 @@ def overdue_run(run_date: date) -> str:
 
 
 def prompt_run(event: SourceEvent) -> str:
-    """Run id of a mail sent as soon as its event arrives."""
+    """Run id of a mail sent as soon as its event arrives.
+
+    A hold's cancellation is keyed by the hold and its pickup deadline, not by the event:
+    an ILS re-post of it under a new event id is the same mail (the ledger sends it
+    once), while a hold made ready again (a new deadline) and cancelled again gets its
+    own. A suspension has no item identity: it stays keyed by its event id.
+    """
     if isinstance(event, BounceDigest):
         return f"digest-{event.occurrence_id}"[:120]
+    if isinstance(event, HoldCancelled):
+        deadline = event.pickup_deadline.isoformat() if event.pickup_deadline else "none"
+        return f"cancel-{kv_token(event.hold_id)}-{deadline}"
     return f"event-{event.event_id}"[:120]
 
 
@@ -168,7 +177,13 @@ def pending_kind(key: str) -> MailKind | None:
 
 
 def returned_key(loan_id: str) -> str:
+    """``mail_returned`` key of a returned loan."""
     return f"loan.{kv_token(loan_id)}"
+
+
+def cancelled_key(hold_id: str) -> str:
+    """``mail_returned`` key of a cancelled hold (its own prefix: never a loan's key)."""
+    return f"hold.{kv_token(hold_id)}"
 
 
 def address_change_key(patron_id: str) -> str:
