@@ -9,22 +9,17 @@ hundred small messages per trigger at most) and returns the latest one for that 
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from shared.bus.kvscan import ScanError
+from shared.bus import kvscan
 from shared.bus.publish import publish
 from shared.contracts.base import Event
 from shared.contracts.schedule import TriggerFired
 
 SCHEDULE_STREAM = "SCHEDULE"
-#: Messages asked for per fetch, and seconds a fetch may wait for counted messages.
-FETCH_BATCH = 256
-FETCH_TIMEOUT = 10.0
 
 
 class ScheduleBus:
@@ -55,39 +50,6 @@ class ScheduleBus:
         return TriggerFired.model_validate_json(msg.data) if msg.data else None
 
     async def _all(self, subject: str) -> list[TriggerFired]:
-        """Every TriggerFired on ``subject``, in stream order (an ephemeral pull consumer:
-        the server counts the messages when it is created, and exactly that many are read)."""
-        info = await self._js.add_consumer(
-            SCHEDULE_STREAM,
-            ConsumerConfig(
-                filter_subject=subject,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.NONE,
-                mem_storage=True,
-                inactive_threshold=30.0,
-            ),
-        )
-        assert info.name is not None
-        try:
-            return await self._read(info.name, info.num_pending or 0)
-        finally:
-            with contextlib.suppress(NotFoundError):
-                await self._js.delete_consumer(SCHEDULE_STREAM, info.name)
-
-    async def _read(self, consumer: str, pending: int) -> list[TriggerFired]:
-        if pending == 0:
-            return []
-        found: list[TriggerFired] = []
-        sub = await self._js.pull_subscribe_bind(consumer=consumer, stream=SCHEDULE_STREAM)
-        try:
-            while pending > 0:
-                try:
-                    msgs = await sub.fetch(min(pending, FETCH_BATCH), timeout=FETCH_TIMEOUT)
-                except TimeoutError as exc:
-                    raise ScanError(f"{SCHEDULE_STREAM}: {pending} messages not delivered") from exc
-                for msg in msgs:
-                    pending = msg.metadata.num_pending
-                    found.append(TriggerFired.model_validate_json(msg.data))
-        finally:
-            await sub.unsubscribe()
-        return found
+        """Every TriggerFired on ``subject``, in stream order."""
+        msgs = await kvscan.subject_messages(self._js, SCHEDULE_STREAM, subject)
+        return [TriggerFired.model_validate_json(m.data) for m in msgs]

@@ -16,6 +16,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
@@ -48,34 +49,49 @@ async def scan(
     js: JetStreamContext, bucket: str, pattern: str = ">", *, values: bool = True
 ) -> list[KvItem]:
     """Every live key of ``bucket`` matching ``pattern`` (a NATS wildcard), in key order."""
-    stream = f"KV_{bucket}"
     prefix = f"$KV.{bucket}."
-    info = await js.add_consumer(
-        stream,
-        ConsumerConfig(
-            filter_subject=prefix + pattern,
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            ack_policy=AckPolicy.NONE,
-            headers_only=not values,
-            mem_storage=True,
-            inactive_threshold=30.0,
-        ),
+    config = ConsumerConfig(
+        filter_subject=prefix + pattern,
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+        headers_only=not values,
     )
+    live: dict[str, KvItem] = {}
+    for msg in await counted_messages(js, f"KV_{bucket}", config):
+        key = msg.subject.removeprefix(prefix)
+        if (msg.headers or {}).get("KV-Operation") in _DELETED:
+            live.pop(key, None)
+        else:
+            live[key] = KvItem(key, msg.data, msg.metadata.sequence.stream)
+    return [live[k] for k in sorted(live)]
+
+
+async def subject_messages(js: JetStreamContext, stream: str, subject: str) -> list[Msg]:
+    """Every message of ``stream`` on ``subject`` (a NATS wildcard), in stream order."""
+    config = ConsumerConfig(filter_subject=subject, deliver_policy=DeliverPolicy.ALL)
+    return await counted_messages(js, stream, config)
+
+
+async def counted_messages(js: JetStreamContext, stream: str, config: ConsumerConfig) -> list[Msg]:
+    """What an ephemeral pull consumer with ``config`` counts when it is created: exactly
+    that many messages are read (raises ``ScanError`` when the server does not deliver
+    them), and the consumer is deleted."""
+    config.ack_policy = AckPolicy.NONE
+    config.mem_storage = True
+    config.inactive_threshold = 30.0
+    info = await js.add_consumer(stream, config)
     name = info.name
     assert name is not None
     try:
-        return await _read(js, stream, name, prefix, info.num_pending or 0)
+        return await _read(js, stream, name, info.num_pending or 0)
     finally:
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(stream, name)
 
 
-async def _read(
-    js: JetStreamContext, stream: str, name: str, prefix: str, pending: int
-) -> list[KvItem]:
-    live: dict[str, KvItem] = {}
+async def _read(js: JetStreamContext, stream: str, name: str, pending: int) -> list[Msg]:
+    found: list[Msg] = []
     if pending == 0:
-        return []
+        return found
     sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
     try:
         while pending > 0:
@@ -85,15 +101,10 @@ async def _read(
                 raise ScanError(f"{stream}: {pending} counted messages not delivered") from exc
             for msg in msgs:
                 pending = msg.metadata.num_pending
-                key = msg.subject.removeprefix(prefix)
-                operation = (msg.headers or {}).get("KV-Operation")
-                if operation in _DELETED:
-                    live.pop(key, None)
-                else:
-                    live[key] = KvItem(key, msg.data, msg.metadata.sequence.stream)
+                found.append(msg)
     finally:
         await sub.unsubscribe()
-    return [live[k] for k in sorted(live)]
+    return found
 
 
 async def last_sequence(js: JetStreamContext, stream: str) -> int:
