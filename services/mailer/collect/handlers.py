@@ -21,7 +21,7 @@ from datetime import date
 from nats.errors import Error as NatsError
 
 from services.mailer.collect.store import ConflictError, PendingStore, Stored
-from services.mailer.plan import grouping, keys
+from services.mailer.plan import addresses, eligibility, grouping, keys
 from services.mailer.plan.chunks import entry_group, windows
 from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.model import CHUNK_SIZE, MailWork, PendingEntry, WorkChunk, carry
@@ -111,14 +111,14 @@ class Collector:
         # A report the hold's cancellation has ended (it arrived out of order, or was
         # redelivered after it) is never mailed; one secured later is a new hold.
         cancel = await self._store.cancellation(event.hold_id)
-        if grouping.is_cancelled(event, cancel):
+        if eligibility.is_cancelled(event, cancel):
             log.info("collect.hold_already_cancelled", extra={"patron_id": event.patron_id})
             return
         key = keys.hold_ready_pending_key(event.patron_id)
         if cancel is not None:
             # A cancelled report collected while the cancellation was handled would hold
             # the new one off as "the same hold, held already".
-            await self._store.change(key, lambda e: grouping.drop_holds(e, cancel))
+            await self._store.change(key, lambda e: eligibility.drop_holds(e, cancel))
         await self._collect_daily(key, "hold_ready", event)
 
     async def _cancel_hold(self, event: HoldCancelled) -> None:
@@ -128,12 +128,12 @@ class Collector:
         finds nothing more, the prompt mail has the same key)."""
         cancel = await self._store.record_cancelled(event)
         key = keys.hold_ready_pending_key(event.patron_id)
-        await self._store.change(key, lambda e: grouping.drop_holds(e, cancel))
+        await self._store.change(key, lambda e: eligibility.drop_holds(e, cancel))
         await self._send_prompt(event)
 
     async def _send_prompt(self, event: HoldCancelled | PatronLoanSuspended) -> None:
         change = await self._store.address_change(event.patron_id)
-        recipient = grouping.address_for(event.email, event.occurred_at, change)
+        recipient = addresses.address_for(event.email, event.occurred_at, change)
         await self._send_now(prompt_work(event, recipient=recipient, now=self._clock.now()))
 
     async def _collect_daily(
@@ -239,12 +239,12 @@ class Collector:
         if batch is None:
             raise Reject("weekly-loan-mail trigger without its batch window")
         run_id = batch.batch_id
-        eligible: Eligible = grouping.always
+        eligible: Eligible = eligibility.always
         if late is not None:
             run_id = keys.late_online_loan_run(batch.batch_id, late)
-            eligible = grouping.same_items(late)
+            eligible = eligibility.same_items(late)
         siblings = keys.batch_runs(batch.batch_id)  # each respects the others' marks
-        return Run("online_loan", run_id, trigger, eligible, grouping.never, batch, siblings)
+        return Run("online_loan", run_id, trigger, eligible, eligibility.never, batch, siblings)
 
     async def _hold_ready_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         rd = trigger.run_date
@@ -262,8 +262,8 @@ class Collector:
             "hold_ready",
             keys.hold_ready_run(rd),
             trigger,
-            grouping.hold_ready_eligible(rd, cancelled),
-            grouping.hold_ready_useless(rd, cancelled),
+            eligibility.hold_ready_eligible(rd, cancelled),
+            eligibility.hold_ready_useless(rd, cancelled),
         )
         await self._fan_out(run, entries, delivery)
         await self._forget_past(stored, delivery)
@@ -282,8 +282,8 @@ class Collector:
             "overdue",
             keys.overdue_run(trigger.run_date),
             trigger,
-            grouping.overdue_eligible(returned),
-            grouping.overdue_useless(returned),
+            eligibility.overdue_eligible(returned),
+            eligibility.overdue_useless(returned),
         )
         await self._fan_out(run, entries, delivery)
         await self._forget_past(stored, delivery)
@@ -379,7 +379,7 @@ class Collector:
             run.kind,
             taken,
             patron_id=entry.patron_id,
-            recipient=grouping.latest_address(taken, change),
+            recipient=addresses.latest_address(taken, change),
             run_id=run.run_id,
             run_date=run.trigger.run_date,
             batch=run.batch,

@@ -25,7 +25,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import TypeAdapter, create_model
 
-from services.mailer.plan import grouping
+from services.mailer.plan import addresses, eligibility, grouping
 from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.keys import (
     ADDRESS_FILTER,
@@ -274,7 +274,7 @@ class PendingStore:
         key = cancelled_key(event.hold_id)
         for _ in range(MAX_CAS_ROUNDS):
             held, revision = await kvscan.get_model(self._returned, key, HoldCancelled)
-            kept = grouping.newer_cancellation(held, event)
+            kept = eligibility.newer_cancellation(held, event)
             if kept is held:
                 return kept
             data = event.model_dump_json().encode()
@@ -306,7 +306,7 @@ class PendingStore:
         key = address_change_key(event.patron_id)
         for _ in range(MAX_CAS_ROUNDS):
             held, revision = await self._read_change(key)
-            if grouping.newer_change(held, event) is None:
+            if addresses.newer_change(held, event) is None:
                 return False
             data = event.model_dump_json().encode()
             try:

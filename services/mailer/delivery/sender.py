@@ -30,8 +30,9 @@ from services.mailer.delivery.metrics import MailerMetrics
 from services.mailer.delivery.recording import Accepted, SentRecorder, to_the_end
 from services.mailer.delivery.smtp import DROPPED, Reply, SmtpPool
 from services.mailer.errors import InvalidAddress, MailerError
+from services.mailer.plan.addresses import address_for
 from services.mailer.plan.claims import Done, Later, needs_refresh
-from services.mailer.plan.grouping import address_for, is_cancelled
+from services.mailer.plan.eligibility import is_cancelled
 from services.mailer.plan.model import MailWork, SourceEvent
 from services.mailer.plan.outcomes import Result, build_outcome, replayed_result
 from services.mailer.plan.pacing import verdict

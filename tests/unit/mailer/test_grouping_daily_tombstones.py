@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from services.mailer.collect.store import decode_entry, encode_entry
-from services.mailer.plan import grouping, keys
+from services.mailer.plan import eligibility, grouping, keys
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource, Tombstone
 from shared.clock import JST
 from shared.contracts.ils import HoldReady, LoanOverdue
@@ -193,7 +193,7 @@ def test_assign_and_release_carry_the_tombstones_of_earlier_runs() -> None:
     assert entry is not None
     run = "hold-ready-2026-12-09"
     taken = grouping.assign(
-        entry, run, grouping.hold_ready_eligible(date(2026, 12, 9)), grouping.never
+        entry, run, eligibility.hold_ready_eligible(date(2026, 12, 9)), eligibility.never
     )
     assert taken.taken == (second,) and taken.entry.recent == spent.recent
     done = grouping.release(taken.entry, run, date(2026, 12, 9))

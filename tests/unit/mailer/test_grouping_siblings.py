@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.mailer.plan import grouping, keys
+from services.mailer.plan import eligibility, grouping, keys
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
 from shared.clock import JST
 from tests.integration.mailer.events import BATCH, hold_ready, online_loan
@@ -22,7 +22,7 @@ def _entry(*marked: tuple[PendingSource, str | None]) -> PendingEntry:
 
 def _late(event: PendingSource, entry: PendingEntry) -> grouping.Assignment:
     run = keys.late_online_loan_run(BATCH_RUN, event)
-    return grouping.assign(entry, run, grouping.same_items(event), grouping.never, SIBLINGS)
+    return grouping.assign(entry, run, eligibility.same_items(event), eligibility.never, SIBLINGS)
 
 
 def test_a_late_run_takes_only_its_own_event() -> None:
@@ -49,7 +49,7 @@ def test_concurrent_late_runs_leave_each_other_alone() -> None:
 
 def test_the_saturday_run_skips_an_event_a_late_run_is_mailing() -> None:
     entry = _entry((X, None), (L, LATE_L))
-    result = grouping.assign(entry, BATCH_RUN, grouping.always, grouping.never, SIBLINGS)
+    result = grouping.assign(entry, BATCH_RUN, eligibility.always, eligibility.never, SIBLINGS)
     assert result.taken == (X,)
     assert result.entry.events[1] == PendingEvent(event=L, run=LATE_L)
 
@@ -77,7 +77,7 @@ def test_daily_runs_still_take_a_failed_runs_events() -> None:
     result = grouping.assign(
         stale,
         keys.hold_ready_run(run_date),
-        grouping.hold_ready_eligible(run_date),
-        grouping.hold_ready_useless(run_date),
+        eligibility.hold_ready_eligible(run_date),
+        eligibility.hold_ready_useless(run_date),
     )
     assert result.taken == (ready,)

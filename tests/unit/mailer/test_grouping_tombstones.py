@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from services.mailer.plan import grouping, keys
+from services.mailer.plan import eligibility, grouping, keys
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
 from shared.contracts.ils import LoanItem, LoanOnlineIssued
 from tests.integration.mailer.events import BATCH, THURSDAY, online_loan
@@ -67,7 +67,7 @@ def test_a_late_run_of_the_new_loan_mails_it_and_tombstones_it() -> None:
     late = grouping.unmailed(added, again)
     assert late is not None
     run = keys.late_online_loan_run(RUN, late)
-    result = grouping.assign(added, run, grouping.same_items(late), grouping.never, SIBLINGS)
+    result = grouping.assign(added, run, eligibility.same_items(late), eligibility.never, SIBLINGS)
     assert result.taken == (late,)
     done = grouping.release(result.entry, run)
     assert done.events == () and done.mailed == ("L1", "L2")
@@ -78,7 +78,7 @@ def test_an_entry_of_tombstones_only_gives_a_run_nothing_and_is_not_rewritten() 
     spent = grouping.release(_entry(online_loan("P1", "L1"), run=RUN), RUN)
     assert not grouping.waiting(spent) and not grouping.is_empty(spent)
     for run in (RUN, keys.late_online_loan_run(RUN, online_loan("P1", "L1"))):
-        result = grouping.assign(spent, run, grouping.always, grouping.never, SIBLINGS)
+        result = grouping.assign(spent, run, eligibility.always, eligibility.never, SIBLINGS)
         assert result.taken == () and not result.changed and result.entry is spent
         assert grouping.release(result.entry, run) is spent
 
@@ -106,13 +106,13 @@ def test_a_late_run_mails_the_event_as_collected_even_if_a_shared_loan_was_maile
     first, second = online_loan("P1", "L1", "L2"), online_loan("P1", "L2", "L3")
     entry = _entry(first, second)  # both late, collected before either was mailed
     run = keys.late_online_loan_run(RUN, first)
-    taken = grouping.assign(entry, run, grouping.same_items(first), grouping.never, SIBLINGS)
+    taken = grouping.assign(entry, run, eligibility.same_items(first), eligibility.never, SIBLINGS)
     after = grouping.release(taken.entry, run)
     assert after.mailed == ("L1", "L2")
     late = grouping.late_event(after, second)
     assert late == second  # not stuck: its run still matches the held event
     run = keys.late_online_loan_run(RUN, late)
-    result = grouping.assign(after, run, grouping.same_items(late), grouping.never, SIBLINGS)
+    result = grouping.assign(after, run, eligibility.same_items(late), eligibility.never, SIBLINGS)
     assert result.taken == (second,)
     assert grouping.late_event(grouping.release(result.entry, run), second) is None
 

@@ -16,7 +16,7 @@ import pytest
 
 from services.mailer.collect.handlers import Collector
 from services.mailer.collect.store import PendingStore
-from services.mailer.plan import grouping, keys
+from services.mailer.plan import eligibility, grouping, keys
 from services.mailer.plan.model import MailWork, PendingEntry, PendingEvent
 from services.mailer.plan.work import prompt_work
 from shared.clock import JST, ManualClock
@@ -59,13 +59,13 @@ def _entry(*held: PendingEvent) -> PendingEntry:
 
 def test_a_report_secured_at_or_before_the_cancellation_is_cancelled() -> None:
     cancel = _cancel()
-    assert grouping.is_cancelled(_ready(), cancel)
-    assert grouping.is_cancelled(_ready(secured=CANCELLED), cancel)
+    assert eligibility.is_cancelled(_ready(), cancel)
+    assert eligibility.is_cancelled(_ready(secured=CANCELLED), cancel)
     # Made ready again after the cancellation: a new hold under the same id.
-    assert not grouping.is_cancelled(_ready(secured=CANCELLED + timedelta(minutes=1)), cancel)
-    assert not grouping.is_cancelled(_ready("H-78"), cancel)
-    assert not grouping.is_cancelled(_ready(), None)
-    assert not grouping.is_cancelled(cancel, cancel)
+    assert not eligibility.is_cancelled(_ready(secured=CANCELLED + timedelta(minutes=1)), cancel)
+    assert not eligibility.is_cancelled(_ready("H-78"), cancel)
+    assert not eligibility.is_cancelled(_ready(), None)
+    assert not eligibility.is_cancelled(cancel, cancel)
 
 
 def test_the_cancellation_drops_only_the_holds_waiting_report() -> None:
@@ -77,19 +77,19 @@ def test_the_cancellation_drops_only_the_holds_waiting_report() -> None:
         PendingEvent(event=other),
         PendingEvent(event=again),
     )
-    kept = grouping.drop_holds(entry, _cancel())
+    kept = eligibility.drop_holds(entry, _cancel())
     assert [p.event for p in kept.events] == [other, again]
     # A report a run has marked stays: that run's set is frozen; the sender leaves it out.
     frozen = _entry(PendingEvent(event=marked, run=RUN))
-    assert grouping.drop_holds(frozen, _cancel()) == frozen
+    assert eligibility.drop_holds(frozen, _cancel()) == frozen
 
 
 def test_the_newest_cancellation_is_kept() -> None:
     first, second = _cancel(), _cancel(at=CANCELLED + timedelta(days=2))
-    assert grouping.newer_cancellation(None, first) is first
-    assert grouping.newer_cancellation(first, second) is second
-    assert grouping.newer_cancellation(second, first) is second  # redelivered older one
-    assert grouping.newer_cancellation(first, first.model_copy()) is first
+    assert eligibility.newer_cancellation(None, first) is first
+    assert eligibility.newer_cancellation(first, second) is second
+    assert eligibility.newer_cancellation(second, first) is second  # redelivered older one
+    assert eligibility.newer_cancellation(first, first.model_copy()) is first
 
 
 def test_the_run_neither_takes_nor_keeps_a_cancelled_hold() -> None:
@@ -97,16 +97,16 @@ def test_the_run_neither_takes_nor_keeps_a_cancelled_hold() -> None:
     cancelled, other = _ready(), _ready("H-78", event_id="ready-H-78")
     again = _ready(secured=CANCELLED + timedelta(hours=1), event_id="ready-again")
     cancellations = {"H-77": _cancel()}
-    eligible = grouping.hold_ready_eligible(SATURDAY, cancellations)
-    useless = grouping.hold_ready_useless(SATURDAY, cancellations)
+    eligible = eligibility.hold_ready_eligible(SATURDAY, cancellations)
+    useless = eligibility.hold_ready_useless(SATURDAY, cancellations)
     entry = _entry(PendingEvent(event=cancelled), PendingEvent(event=other))
     result = grouping.assign(entry, RUN, eligible, useless)
     assert result.taken == (other,)
     assert [p.event for p in result.entry.events] == [other]
     assert eligible(again) and not useless(again)
     # Without cancellations the rules are as before.
-    assert grouping.hold_ready_eligible(SATURDAY)(cancelled)
-    assert not grouping.hold_ready_useless(SATURDAY)(cancelled)
+    assert eligibility.hold_ready_eligible(SATURDAY)(cancelled)
+    assert not eligibility.hold_ready_useless(SATURDAY)(cancelled)
 
 
 # -- keys --------------------------------------------------------------------------------

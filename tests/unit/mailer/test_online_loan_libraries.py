@@ -11,7 +11,8 @@ from datetime import datetime
 
 from services.mailer.compose import ComposedMail, compose
 from services.mailer.delivery.composer import LibraryComposer
-from services.mailer.plan.grouping import add_event, always, assign, never
+from services.mailer.plan.eligibility import always, never
+from services.mailer.plan.grouping import add_event, assign
 from services.mailer.plan.model import MailWork, PendingEntry
 from services.mailer.plan.work import make_work
 from shared.clock import JST

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from services.mailer.plan import grouping
+from services.mailer.plan import eligibility, grouping
 from services.mailer.plan.keys import business_key, key_and_id, kv_token
 from services.mailer.plan.model import PendingEntry
 from shared.clock import JST
@@ -50,16 +50,18 @@ def test_a_redelivered_or_reposted_event_is_collected_once() -> None:
 
 def test_a_run_takes_every_eligible_event_of_the_patron() -> None:
     entry = _entry(online_loan("P1", "L1"), online_loan("P1", "L2", "L3"))
-    result = grouping.assign(entry, RUN, grouping.always, grouping.never)
+    result = grouping.assign(entry, RUN, eligibility.always, eligibility.never)
     assert result.changed and len(result.taken) == 2
     assert grouping.release(result.entry, RUN).events == ()
 
 
 def test_a_rerun_keeps_the_frozen_set_and_leaves_new_events_for_later() -> None:
-    first = grouping.assign(_entry(online_loan("P1", "L1")), RUN, grouping.always, grouping.never)
+    first = grouping.assign(
+        _entry(online_loan("P1", "L1")), RUN, eligibility.always, eligibility.never
+    )
     later = grouping.add_event(first.entry, online_loan("P1", "L9"))
     assert later is not None
-    again = grouping.assign(later, RUN, grouping.always, grouping.never)
+    again = grouping.assign(later, RUN, eligibility.always, eligibility.never)
     assert not again.changed
     assert again.taken == first.taken
     remaining = grouping.release(again.entry, RUN)
@@ -69,17 +71,17 @@ def test_a_rerun_keeps_the_frozen_set_and_leaves_new_events_for_later() -> None:
 def test_hold_ready_waits_until_the_day_after_securing() -> None:
     secured = datetime(2026, 12, 7, 8, 0, tzinfo=JST)
     event = hold_ready("P1", "H1", secured, date(2026, 12, 15))
-    assert not grouping.hold_ready_eligible(date(2026, 12, 7))(event)
-    assert grouping.hold_ready_eligible(date(2026, 12, 8))(event)
-    assert grouping.hold_ready_useless(date(2026, 12, 16))(event)
+    assert not eligibility.hold_ready_eligible(date(2026, 12, 7))(event)
+    assert eligibility.hold_ready_eligible(date(2026, 12, 8))(event)
+    assert eligibility.hold_ready_useless(date(2026, 12, 16))(event)
 
 
 def test_the_securing_day_is_the_jst_day() -> None:
     # 2026-12-06 16:00 UTC is 2026-12-07 01:00 JST: secured on the 7th, mailed from the 8th.
     secured = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
     event = hold_ready("P1", "H1", secured, date(2026, 12, 15))
-    assert not grouping.hold_ready_eligible(date(2026, 12, 7))(event)
-    assert grouping.hold_ready_eligible(date(2026, 12, 8))(event)
+    assert not eligibility.hold_ready_eligible(date(2026, 12, 7))(event)
+    assert eligibility.hold_ready_eligible(date(2026, 12, 8))(event)
 
 
 def test_returned_loans_drop_out_of_reminders() -> None:
@@ -90,7 +92,10 @@ def test_returned_loans_drop_out_of_reminders() -> None:
         entry = added
     assert len(grouping.drop_loans(entry, {"L1"}).events) == 1
     result = grouping.assign(
-        entry, "overdue-x", grouping.overdue_eligible({"L2"}), grouping.overdue_useless({"L2"})
+        entry,
+        "overdue-x",
+        eligibility.overdue_eligible({"L2"}),
+        eligibility.overdue_useless({"L2"}),
     )
     assert [e.loan_id for e in result.taken] == ["L1"]  # type: ignore[union-attr]
     assert len(result.entry.events) == 1
