@@ -13,12 +13,16 @@ BENCH_PACKAGES  := libsisimai-perl
         contracts bench k8s-validate clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 $(STAMP): pyproject.toml uv.lock
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null
+	@# A venv whose python does not run (half-made, or its python gone) is made again; a
+	@# failed `python3 -m venv` leaves no half-made .venv behind.
+	@$(PY) -c '' 2>/dev/null || { rm -rf $(VENV); python3 -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "could not create $(VENV): install python3-venv (apt-get install python3-venv)"; exit 1; }; }
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null || { \
+	  echo "$(VENV) has no pip and ensurepip is missing: install python3-venv, then make again"; exit 1; }
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv
 	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 	@touch $@
@@ -74,7 +78,7 @@ bench: venv system-deps ## run the benchmarks (figures go to docs/benchmarks.md 
 
 k8s-validate: venv ## validate deploy/k8s manifests offline
 	@$(UV) pip install --quiet --python $(PY) kubernetes-validate
-	@$(VENV)/bin/kubernetes-validate --strict -k 1.37.0 deploy/k8s/*.yaml
+	@$(VENV)/bin/kubernetes-validate --strict -k 1.37.0 deploy/k8s/*.yaml deploy/k8s/examples/*.yaml
 
 clean: ## remove the venv and local cluster data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.errors import Error as NatsError
+from nats.js.errors import NoStreamResponseError
 from pydantic import ValidationError
 
 from shared.bus.connect import connect_once
@@ -15,6 +16,7 @@ from shared.bus.consume import validation_lines
 from shared.bus.provision import provision
 from shared.bus.publish import publish
 from shared.contracts.registry import channel_for
+from shared.runtime.logging import mask_url
 from shared.settings import CommonSettings, load_settings
 
 
@@ -32,10 +34,17 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_publish)
 
 
+#: NATS unreachable, or it failed a request (a malformed URL is a NatsError too).
+BUS_ERRORS = (OSError, TimeoutError, NatsError)
+
+
+def _detail(exc: Exception) -> str:
+    return mask_url(f"{type(exc).__name__} {exc}".strip())
+
+
 def _unreachable(settings: CommonSettings, exc: Exception) -> int:
-    print(
-        f"otayori: cannot reach NATS at {settings.nats_url}: {type(exc).__name__}", file=sys.stderr
-    )
+    url = mask_url(settings.nats_url)
+    print(f"otayori: cannot reach NATS at {url}: {_detail(exc)}", file=sys.stderr)
     return 3
 
 
@@ -43,13 +52,17 @@ async def _provision(args: argparse.Namespace) -> int:
     settings = load_settings(CommonSettings)
     try:
         nc = await connect_once(settings, name="otayori-cli")
-    except (OSError, TimeoutError, NatsError) as exc:
+    except BUS_ERRORS as exc:
         return _unreachable(settings, exc)
     try:
-        for kind, name, action in await provision(nc.jetstream()):
-            print(f"{kind}\t{name}\t{action}")
+        done = await provision(nc.jetstream(), settings.nats_replicas)
+    except BUS_ERRORS as exc:
+        print(f"otayori provision: failed: {_detail(exc)}", file=sys.stderr)
+        return 1
     finally:
         await nc.close()
+    for kind, name, action in done:  # printed outside the try: a broken pipe is no NATS error
+        print(f"{kind}\t{name}\t{action}")
     return 0
 
 
@@ -83,10 +96,23 @@ async def _publish(args: argparse.Namespace) -> int:
     settings = load_settings(CommonSettings)
     try:
         nc = await connect_once(settings, name="otayori-cli")
-    except (OSError, TimeoutError, NatsError) as exc:
+    except BUS_ERRORS as exc:
         return _unreachable(settings, exc)
     try:
         ack = await publish(nc.jetstream(), event)
+    except NoStreamResponseError:
+        print(
+            f"otayori publish: no stream stores {args.subject} yet: run `otayori provision`",
+            file=sys.stderr,
+        )
+        return 1
+    except BUS_ERRORS as exc:
+        print(
+            f"otayori publish: NATS did not store {event.event_id} ({_detail(exc)}); "
+            "publishing it again is safe",
+            file=sys.stderr,
+        )
+        return 3
     finally:
         await nc.close()
     state = "duplicate" if ack.duplicate else "published"

@@ -1,9 +1,10 @@
 """Settings shared by every service. Each service subclasses ``CommonSettings``.
 
 Settings come from ``OTAYORI_*`` environment variables; secrets may also come from files in
-a secrets directory (a k8s secret volume), one file per setting named like the variable
-without the prefix, lower-case (e.g. ``smtp_password``). Build settings in ``main()`` with
-``load_settings`` and pass them down; never at import time.
+a secrets directory (``OTAYORI_SECRETS_DIR``, a k8s secret volume), one file per setting
+named like the variable without the prefix, lower-case (e.g. ``smtp_password``; the
+prefixed ``otayori_smtp_password`` is read too). An environment variable wins over a file.
+Build settings in ``main()`` with ``load_settings`` and pass them down; never at import time.
 """
 
 from __future__ import annotations
@@ -13,16 +14,31 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 #: A DNS host name: dot-separated labels of letters, digits and inner hyphens.
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
 
 DEFAULT_SECRETS_DIR = "/run/secrets/otayori"
 DEV_VERP_SECRET = "otayori-dev-verp-secret-change-me"
+
+
+class SettingsRefused(ValueError):
+    """Settings that validate but must not run here (the development VERP secret in a
+    deployment). ``setting`` names the environment variable to fix."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
 
 
 class CommonSettings(BaseSettings):
@@ -35,6 +51,13 @@ class CommonSettings(BaseSettings):
     )
     nats_user: str | None = Field(None, description="NATS user (optional).")
     nats_password: SecretStr | None = Field(None, description="NATS password (optional, secret).")
+    nats_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="Replicas of every JetStream stream and KV bucket, applied by provisioning "
+        "(create and update); 3 on a 3-node JetStream cluster.",
+    )
     http_port: int = Field(8080, ge=0, le=65535, description="Port of /healthz, /readyz, /metrics.")
     http_host: str = Field("0.0.0.0", description="Address the health/metrics server binds.")
     timezone: str = Field("Asia/Tokyo", description="The library's time zone.")
@@ -71,7 +94,12 @@ class CommonSettings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):  # the former is a KeyError
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name like Asia/Tokyo"
+            ) from None
         return value
 
     @field_validator("clock_start", "clock_anchor")
@@ -92,13 +120,48 @@ class CommonSettings(BaseSettings):
     def uses_dev_secret(self) -> bool:
         return self.verp_secret.get_secret_value() == DEV_VERP_SECRET
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first; then secret files named without the prefix (as documented
+        and as the k8s Secret's keys), then with it."""
+        secrets_dir = getattr(file_secret_settings, "secrets_dir", None)
+        unprefixed = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir, env_prefix="")
+        return init_settings, env_settings, dotenv_settings, unprefixed, file_secret_settings
+
 
 S = TypeVar("S", bound=CommonSettings)
 
 
+def secrets_dir() -> Path | None:
+    """The secrets directory when it exists (``OTAYORI_SECRETS_DIR``, default
+    ``/run/secrets/otayori``); None on a machine without one."""
+    path = Path(os.environ.get("OTAYORI_SECRETS_DIR", DEFAULT_SECRETS_DIR))
+    return path if path.is_dir() else None
+
+
 def load_settings(cls: type[S]) -> S:
-    """Build settings from the environment and, when it exists, the secrets directory."""
-    secrets_dir = Path(os.environ.get("OTAYORI_SECRETS_DIR", DEFAULT_SECRETS_DIR))
-    if secrets_dir.is_dir():
-        return cls(_secrets_dir=secrets_dir)
-    return cls()
+    """Build settings from the environment and, when it exists, the secrets directory.
+
+    With a secrets directory (a deployment) the development VERP secret is refused unless
+    a demo/test clock runs (``OTAYORI_CLOCK_START``): mail sent with the public key could
+    have its bounces forged. Without one (``make run``, tests) it is allowed; the runtime
+    logs ``settings.dev_verp_secret``.
+    """
+    directory = secrets_dir()
+    if directory is None:
+        return cls()
+    settings = cls(_secrets_dir=directory)
+    if settings.uses_dev_secret() and settings.clock_start is None:
+        raise SettingsRefused(
+            "OTAYORI_VERP_SECRET",
+            f"the development VERP secret is in use with the secrets directory {directory}; "
+            f"put the real key in {directory / 'verp_secret'} (or set OTAYORI_VERP_SECRET)",
+        )
+    return settings

@@ -201,6 +201,8 @@ def start_dovecot(root: Path, *, port: int | None = None, timeout: float = 20.0)
     while not _port_open(port):
         if time.monotonic() > deadline:
             log = (root / "dovecot.log").read_text(errors="replace")[-2000:]
+            # It may be up but not listening: leave no daemon behind.
+            Dovecot("127.0.0.1", port, DOVECOT_USER, DOVECOT_PASSWORD, root).stop()
             raise RuntimeError(f"dovecot did not start: {log}")
         time.sleep(0.05)  # polling the listening port
     return Dovecot("127.0.0.1", port, DOVECOT_USER, DOVECOT_PASSWORD, root)

@@ -37,7 +37,7 @@ def _default(field: object) -> str:
     if value is None or getattr(field, "is_required", lambda: False)():
         return ""
     if isinstance(value, SecretStr):
-        return "(dev value)"
+        return "(dev value)" if value.get_secret_value() else "(empty)"
     if isinstance(value, tuple | list | frozenset | set):
         return ",".join(str(v) for v in value)
     return str(value)

@@ -8,9 +8,9 @@ Format::
         reason: 年末年始
         kind: new-year        # stock-taking | new-year | ad-hoc (optional, informative)
 
-Dates are JST calendar days; ``to`` is inclusive. An entry is either ``date`` or both
-``from`` and ``to``: a mix (``date`` with ``to``) is an error naming the entry
-(``closures.N``), as is a blank ``reason``.
+The file is UTF-8 (a Shift_JIS save is an error saying so). Dates are JST calendar days;
+``to`` is inclusive. An entry is either ``date`` or both ``from`` and ``to``: a mix
+(``date`` with ``to``) is an error naming the entry (``closures.N``), as is a blank ``reason``.
 """
 
 from __future__ import annotations
@@ -87,4 +87,10 @@ def load_calendar_file(path: Path) -> tuple[Closure, ...]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CalendarFileError(str(path), f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:  # e.g. saved as Shift_JIS by a Windows editor
+        raise CalendarFileError(
+            str(path),
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+            "the file must be saved as UTF-8",
+        ) from exc
     return parse_calendar(text, str(path))

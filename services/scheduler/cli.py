@@ -15,12 +15,26 @@ from shared.contracts.schedule import TRIGGER_NAMES
 from . import commands
 from .records import MAX_REASON
 
+#: The days the commands accept. The calendar looks weeks past the last day asked for (a
+#: weekly run's window, a hold's pickup deadline): a day near ``date.max`` would overflow.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def _in_range(day: date, text: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(
+            f"out of range: {text!r} (from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})"
+        )
+
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    _in_range(day, text)
+    return day
 
 
 def _at(text: str) -> date | datetime:
@@ -35,6 +49,7 @@ def _at(text: str) -> date | datetime:
         ) from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the UTC offset: {text!r} (e.g. +09:00)")
+    _in_range(value.date(), text)
     return value
 
 
@@ -73,7 +88,7 @@ def register(sub: Any) -> None:
 
     p = cmds.add_parser("plan", help="upcoming occurrences in JST, closures and pauses applied")
     p.add_argument("--from", dest="start", type=_date, help="first day (default: today, JST)")
-    p.add_argument("--days", type=_days, default=14, help="number of days (default 14)")
+    p.add_argument("--days", type=_days, default=14, help="number of days, 1-400 (default 14)")
     p.add_argument("--json", action="store_true", help="one JSON object per occurrence per line")
     p.add_argument("--offline", action="store_true", help="calendar file only, do not ask NATS")
     p.set_defaults(func=commands.plan)

@@ -19,6 +19,7 @@ from nats.js.errors import BucketNotFoundError
 from shared.bus.connect import connect_once
 from shared.bus.kvscan import ScanError
 from shared.clock import Clock, SystemClock, clock_from_settings
+from shared.runtime.logging import mask_url
 from shared.settings import load_settings
 
 from .bus import ScheduleBus
@@ -49,7 +50,7 @@ def _clock(settings: SchedulerSettings) -> Clock:
 
 
 def _fail(message: str) -> int:
-    print(f"otayori schedule: {message}", file=sys.stderr)
+    print(f"otayori schedule: {mask_url(message)}", file=sys.stderr)
     return 1
 
 
@@ -97,7 +98,7 @@ async def _runtime_state(
                 t.name for t in cal.triggers if await state.paused(t.name) is not None
             }
     except BUS_ERRORS as exc:
-        return cal, set(), f"{type(exc).__name__}: {exc}".strip(": ")
+        return cal, set(), mask_url(f"{type(exc).__name__}: {exc}".strip(": "))
     return cal.with_closures(closures), paused, None
 
 
@@ -128,7 +129,7 @@ def _notes(settings: SchedulerSettings, first: date, days: int, error: str | Non
     last = first + timedelta(days=days - 1)
     source = f"休館カレンダー {settings.scheduler_calendar_file}"
     if error is None:
-        source += f" + 実行時の休館・一時停止 ({settings.nats_url})"
+        source += f" + 実行時の休館・一時停止 ({mask_url(settings.nats_url)})"
     else:
         source += f" のみ（実行時の休館・一時停止は未反映: {error}）"
     return [

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,6 +28,7 @@ from shared.bus.kvscan import ScanError
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.schedule import TriggerFired
+from shared.runtime.logging import mask_url
 
 from .calendar import (
     Calendar,
@@ -59,12 +59,9 @@ class Bus(Protocol):
     async def fired_on(self, trigger: str, run_date: date) -> TriggerFired | None: ...
 
 
-_CREDENTIALS = re.compile(r"://[^@/\s]+@")
-
-
 def describe(exc: BaseException) -> str:
     """A short description of ``exc`` for the logs, without URL credentials."""
-    return _CREDENTIALS.sub("://***@", str(exc))[:200]
+    return mask_url(str(exc))[:200]
 
 
 @dataclass

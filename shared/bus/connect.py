@@ -8,13 +8,16 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
+from shared.runtime.logging import mask_url
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
 
 async def _error_cb(exc: Exception) -> None:
-    log.warning("nats.error", extra={"error": type(exc).__name__, "detail": str(exc)[:200]})
+    log.warning(
+        "nats.error", extra={"error": type(exc).__name__, "detail": mask_url(str(exc))[:200]}
+    )
 
 
 async def _disconnected_cb() -> None:

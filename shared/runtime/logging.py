@@ -15,13 +15,41 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-_ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[A-Za-z0-9.\-\[\]]+")
+#: What ends an unquoted local part: white space, ASCII and Japanese punctuation, at signs.
+_DELIMITERS = (
+    r"\s<>\"'(),;:@\uff20"  # ASCII, full-width at sign
+    r"\uff1a\uff1b\uff0c\u3001\u3002\uff08\uff09\u300c\u300d\uff1c\uff1e"  # ：；，、。（）「」＜＞
+)
+#: An e-mail address: a quoted local part (``"taro.."@``) or an unquoted one that starts at
+#: a delimiter (the look-behind keeps the scan linear on long runs without one), an ASCII or
+#: full-width at sign (＠), and a domain that may be internationalised (``例え.jp``).
+_ADDRESS = re.compile(
+    rf'(?:"(?:[^"\\\r\n]|\\.)*"|(?<![^{_DELIMITERS}])[^{_DELIMITERS}]++)'
+    r"[@\uff20](?P<domain>[\w.\-\[\]]+)"
+)
+#: The user information of a URL (``nats://user:password@host`` or a token).
+_URL_CREDENTIALS = re.compile(r"://[^@/\s]+@")
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
 def redact(text: str) -> str:
-    """Mask e-mail addresses: ``taro@docomo.ne.jp`` -> ``***@docomo.ne.jp``."""
-    return _ADDRESS.sub(lambda m: "***@" + m.group(0).rpartition("@")[2], text)
+    """Mask e-mail addresses: ``taro@docomo.ne.jp`` -> ``***@docomo.ne.jp``.
+
+    Also a quoted local part (``"taro.."@docomo.ne.jp``), an internationalised domain
+    (``taro@例え.jp``) and a full-width at sign (``taro＠docomo.ne.jp`` -> ``***@docomo.ne.jp``).
+    """
+    return _ADDRESS.sub(_masked, text)
+
+
+def _masked(match: re.Match[str]) -> str:
+    return "***@" + match.group("domain")
+
+
+def mask_url(text: str) -> str:
+    """Mask the credentials of every URL in ``text`` (a URL, a comma-separated list of them,
+    or an error message): ``nats://user:pw@host:4222`` -> ``nats://***@host:4222``. Use it
+    wherever a configured URL is printed or logged."""
+    return _URL_CREDENTIALS.sub("://***@", text)
 
 
 def _clean(value: Any) -> Any:

@@ -3,7 +3,9 @@
 A service is a *wiring function* ``wire(runtime) -> [coroutines]``: it builds its adapters
 from the runtime, and returns the long-running loops (consumers, pollers). ``run`` starts
 them, serves /healthz, /readyz and /metrics, and on SIGTERM or SIGINT stops pulling, lets
-in-flight work finish within ``shutdown_grace`` seconds, drains NATS and closes.
+in-flight work finish within ``shutdown_grace`` seconds, drains NATS and closes. The probes
+answer from the start (/readyz 503 until wired), and a stop while NATS is still unreachable
+(or while provisioning) ends the service at once, cleanly.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=CommonSettings)
 E = TypeVar("E")
+T = TypeVar("T")
 
 
 @dataclass
@@ -94,10 +97,40 @@ async def run(
     """
     if settings.uses_dev_secret():
         log.warning("settings.dev_verp_secret", extra={"hint": "set OTAYORI_VERP_SECRET"})
-    nc = await connect(settings, name=f"otayori-{name}")
-    js = nc.jetstream()
-    await provision(js)
     metrics = Metrics(name)
+    wired: list[Runtime] = []  # the runtime, once wired: /readyz answers 503 until then
+    # The probes answer from the start: alive while NATS is still unreachable (a pod waiting
+    # for NATS is not restarted by its liveness probe), ready only once wired.
+    http = HealthServer(metrics, lambda: bool(wired) and wired[0].is_ready())
+    await http.start(settings.http_host, settings.http_port)
+    try:
+        nc = await _until_stopped(connect(settings, name=f"otayori-{name}"), stop)
+        if nc is None:
+            log.info("service.stopped", extra={"exit_code": 0, "phase": "connecting"})
+            return 0
+        return await _serve(name, settings, wire, stop, nc, metrics, wired, http, settle)
+    finally:
+        await http.close()
+
+
+async def _serve(
+    name: str,
+    settings: CommonSettings,
+    wire: Wiring,
+    stop: asyncio.Event,
+    nc: Client,
+    metrics: Metrics,
+    wired: list[Runtime],
+    http: HealthServer,
+    settle: Callable[[], None] | None,
+) -> int:
+    """Provision, wire and supervise on a connected client; drains it at the end."""
+    js = nc.jetstream()
+    if not await _until_stopped(_provisioned(js, settings.nats_replicas), stop):
+        with contextlib.suppress(Exception):
+            await nc.close()
+        log.info("service.stopped", extra={"exit_code": 0, "phase": "provisioning"})
+        return 0
     runtime = Runtime(
         name=name,
         settings=settings,
@@ -109,9 +142,8 @@ async def run(
         ),
         stop=stop,
     )
-    http = HealthServer(metrics, runtime.is_ready)
-    await http.start(settings.http_host, settings.http_port)
     loops = [asyncio.create_task(c) for c in await wire(runtime)]
+    wired.append(runtime)
     if settle is not None:
         settle()
     metrics.up.set(1)
@@ -122,9 +154,27 @@ async def run(
         await closer()
     with contextlib.suppress(Exception):
         await nc.drain()
-    await http.close()
     log.info("service.stopped", extra={"exit_code": code})
     return code
+
+
+async def _provisioned(js: JetStreamContext, replicas: int) -> bool:
+    await provision(js, replicas)
+    return True
+
+
+async def _until_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """``work``'s result, or None when ``stop`` is set first (``work`` is then cancelled)."""
+    task = asyncio.create_task(work)
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
 
 
 async def _supervise(loops: list[asyncio.Task[None]], stop: asyncio.Event, grace: float) -> int:
