@@ -3,9 +3,10 @@
 Hard causes (bad address, domain rejection, forwarding failure) flag at once. Soft causes
 (mailbox full, transient, unknown) flag when they repeat: ``threshold`` bounces within
 ``window``; older ones decay (one message counts once, however many of its recipients
-failed). ``sender_side`` and ``not_a_bounce`` never flag a patron. A bounce for an address
-the patron has since changed is kept as evidence only. Applying the same failed recipient
-twice (same ``hit_key``: bounce id + recipient) changes nothing: redelivery is safe.
+failed; a delay warning never counts). ``sender_side`` and ``not_a_bounce`` never flag a
+patron. A bounce for an address the patron has since changed is kept as evidence only.
+Applying the same failed recipient twice (same ``hit_key``: bounce id + recipient)
+changes nothing: redelivery is safe.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ HARD: frozenset[BounceCategory] = frozenset(
 SOFT: frozenset[BounceCategory] = frozenset({"mailbox_full", "transient", "unknown"})
 NEVER_FLAGS: frozenset[BounceCategory] = frozenset({"sender_side", "not_a_bounce"})
 IN_QUEUE = ("open", "contacted")
+#: The classifier's rule suffix for a cause named by a delay warning (``decide.py``).
+DELAYED_SUFFIX = "+delayed"
 
 EMAIL_CHANGED_NOTE = "登録メールアドレスが変更されたため、自動的に解決済みにしました。"
 REOPENED_NOTE = "連絡後に再びメールが届きませんでした。再度の連絡が必要です。"
@@ -59,6 +62,13 @@ class Applied:
 
 def flags_patrons(category: BounceCategory) -> bool:
     return category not in NEVER_FLAGS
+
+
+def counts_as_soft(ev: QueueEvidence) -> bool:
+    """A soft bounce that counts towards the repeat threshold. A delay warning (the
+    classifier's ``+delayed`` rules: the mail is still being retried and may yet arrive)
+    is kept as evidence but never counts: its mail's final bounce, if any, does."""
+    return ev.category in SOFT and not ev.rule.endswith(DELAYED_SUFFIX)
 
 
 def hit_key(bounce_id: str, recipient: str, index: int) -> str:
@@ -112,10 +122,10 @@ def apply_bounce(
     if moved:
         return Applied(_evidence_only(base, ev, key, policy, now), False)
     soft = _decayed(list(base.soft_recent), now, policy.soft_window)
-    if ev.category in SOFT and all(h.bounce_id != ev.bounce_id for h in soft):
+    if counts_as_soft(ev) and all(h.bounce_id != ev.bounce_id for h in soft):
         soft.append(SoftHit(bounce_id=ev.bounce_id, category=ev.category, at=ev.received_at))
     hard = ev.category in HARD
-    flaggable = hard or (ev.category in SOFT and len(soft) >= policy.soft_threshold)
+    flaggable = hard or (counts_as_soft(ev) and len(soft) >= policy.soft_threshold)
     counts = dict(base.counts)
     counts[ev.category] = counts.get(ev.category, 0) + 1
     update: dict[str, object] = {

@@ -62,6 +62,24 @@ def test_a_soft_cause_flags_on_the_third_bounce_within_seven_days(
     assert entry.bounce_count == 3
 
 
+def test_delay_warnings_are_evidence_but_never_count_towards_a_flag() -> None:
+    # Three warnings that the mail is still being retried (a slow carrier): no flag. The
+    # mail's final bounce, when it comes, counts as usual.
+    warnings = [
+        ev(i, "transient", T0 + timedelta(hours=i)).model_copy(
+            update={"rule": "mailboxfull+delayed", "status": "4.2.2"}
+        )
+        for i in range(3)
+    ]
+    entry, flags = run(warnings)
+    assert flags == [False, False, False]
+    assert entry is not None and entry.status != "open"
+    assert entry.soft_recent == [] and len(entry.evidence) == 3
+    finals = [ev(10 + i, "mailbox_full", T0 + timedelta(days=i)) for i in range(3)]
+    entry, flags = run(finals, entry)
+    assert flags == [False, False, True]
+
+
 def test_soft_bounces_older_than_the_window_decay() -> None:
     days = [T0, T0 + timedelta(days=3), T0 + timedelta(days=8), T0 + timedelta(days=9)]
     entry, flags = run([ev(i, "mailbox_full", at) for i, at in enumerate(days)])
