@@ -82,8 +82,23 @@ def add_event(entry: PendingEntry, event: PendingSource) -> PendingEntry | None:
     identity = item_identity(unsent)
     for held in entry.events:
         if item_identity(held.event) == identity:
+            if _secured_again(held, unsent):
+                others = tuple(p for p in entry.events if p is not held)
+                return entry.model_copy(update={"events": (*others, PendingEvent(event=unsent))})
             return None  # the same item is held already (an ILS re-post)
     return entry.model_copy(update={"events": (*entry.events, PendingEvent(event=unsent))})
+
+
+def _secured_again(held: PendingEvent, event: PendingSource) -> bool:
+    """A hold made ready again (its item secured later: after a cancellation, which may be
+    handled after this report) supersedes its earlier report while that one still waits
+    unmarked; the cancellation then ends the earlier report only, never this one."""
+    return (
+        held.run is None
+        and isinstance(held.event, HoldReady)
+        and isinstance(event, HoldReady)
+        and event.secured_at > held.event.secured_at
+    )
 
 
 def unmailed(entry: PendingEntry, event: LoanOnlineIssued) -> LoanOnlineIssued | None:

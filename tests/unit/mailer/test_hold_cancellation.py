@@ -263,3 +263,20 @@ async def test_a_crash_between_the_steps_is_repaired_by_the_redelivery() -> None
     await collector.on_ils(_cancel(), DELIVERY)
     assert await store.read("hr.P900") is None
     assert [w.kind for w in recorder.works] == ["hold_cancelled"]
+
+
+def test_a_report_secured_later_supersedes_the_waiting_earlier_one() -> None:
+    first = _ready()
+    again = _ready(secured=SECURED + timedelta(hours=5), event_id="ils-ready-again")
+    entry = grouping.add_event(PendingEntry(kind="hold_ready", patron_id="P900"), first)
+    assert entry is not None
+    entry = grouping.add_event(entry, again)
+    assert entry is not None
+    assert [p.event.event_id for p in entry.events] == ["ils-ready-again"]
+    # The same report posted again (same secured time) is still held already.
+    assert grouping.add_event(entry, again.model_copy(update={"event_id": "x"})) is None
+    # A report a run has marked is not replaced: the run is mailing it.
+    marked = PendingEntry(
+        kind="hold_ready", patron_id="P900", events=(PendingEvent(event=first, run="hr-run"),)
+    )
+    assert grouping.add_event(marked, again) is None
