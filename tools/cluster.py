@@ -266,11 +266,12 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    # Ctrl-C and SIGTERM only set a flag from here on: every server started below is
-    # inside the try, so the finally stops whatever has been started, however early.
+    # Ctrl-C, SIGTERM and SIGHUP (the terminal closed: the servers run in sessions of
+    # their own and would outlive the launcher) only set a flag from here on: every server
+    # started below is inside the try, so the finally stops whatever has been started.
     stop = _Stop()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     cluster = _Cluster()
     try:
         return _run(cluster, stop)

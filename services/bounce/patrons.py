@@ -10,6 +10,7 @@ the old address's suppression unless another patron's flag still holds it.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from services.bounce.processor import Publish
 from services.bounce.queue import EMAIL_CHANGED_NOTE, resolve_for_email_change
@@ -49,9 +50,13 @@ class PatronEvents:
         email = getattr(event, "email", "")
         patron_id = getattr(event, "patron_id", "")
         if isinstance(email, str) and email.strip() and patron_id:
-            await self.index_add(email, str(patron_id))
+            await self.index_add(email, str(patron_id), event.occurred_at)
 
-    async def index_add(self, address: str, patron_id: str) -> None:
+    async def index_add(
+        self, address: str, patron_id: str, occurred_at: datetime | None = None
+    ) -> None:
+        """``patron_id`` uses ``address`` as of ``occurred_at``. An event older than the
+        patron's move away from it (delivered late, or retried) changes nothing."""
         now = self._clock.now()
 
         def change(current: AddressPatrons | None) -> AddressPatrons | None:
@@ -59,25 +64,33 @@ class PatronEvents:
                 return AddressPatrons(patron_ids=[patron_id], updated_at=now)
             if patron_id in current.patron_ids and patron_id not in current.moved_away:
                 return None
+            left = current.moved_at.get(patron_id)
+            if left is not None and occurred_at is not None and occurred_at <= left:
+                return None  # stale: the patron moved away after this event
             ids = sorted({*current.patron_ids, patron_id})
             moved = [p for p in current.moved_away if p != patron_id]
+            moved_at = {p: t for p, t in current.moved_at.items() if p != patron_id}
             return current.model_copy(
-                update={"patron_ids": ids, "moved_away": moved, "updated_at": now}
-            )
+                update={"patron_ids": ids, "moved_away": moved, "moved_at": moved_at,
+                        "updated_at": now}
+            )  # fmt: skip
 
         await self._stores.addresses.update(address_key(address), change)
 
-    async def index_remove(self, address: str, patron_id: str) -> None:
+    async def index_remove(self, address: str, patron_id: str, left: datetime) -> None:
+        """``patron_id`` moved away from ``address`` at ``left`` (a newer move wins)."""
         now = self._clock.now()
 
         def change(current: AddressPatrons | None) -> AddressPatrons | None:
             base = current or AddressPatrons(updated_at=now)
-            if patron_id not in base.patron_ids and patron_id in base.moved_away:
+            known = base.moved_at.get(patron_id)
+            if patron_id not in base.patron_ids and known is not None and known >= left:
                 return None
             return base.model_copy(
                 update={
                     "patron_ids": [p for p in base.patron_ids if p != patron_id],
                     "moved_away": sorted({*base.moved_away, patron_id}),
+                    "moved_at": {**base.moved_at, patron_id: left},
                     "updated_at": now,
                 }
             )
@@ -87,9 +100,9 @@ class PatronEvents:
     async def email_changed(self, event: PatronEmailChanged) -> None:
         patron_id = event.patron_id
         if event.old_email and event.old_email.strip():
-            await self.index_remove(event.old_email, patron_id)
+            await self.index_remove(event.old_email, patron_id, event.occurred_at)
         if event.new_email.strip():
-            await self.index_add(event.new_email, patron_id)
+            await self.index_add(event.new_email, patron_id, event.occurred_at)
         held: set[str] = set()
         now = self._clock.now()
 

@@ -66,6 +66,10 @@ class AddressPatrons(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patron_ids: list[str] = Field(default_factory=list)
     moved_away: list[str] = Field(default_factory=list)
+    #: When each patron in ``moved_away`` left (the change's ``occurred_at``): an ILS event
+    #: that still carries the address but occurred before that is stale and moves nobody
+    #: back. Absent for entries written before it: those take any event as a move back.
+    moved_at: dict[str, datetime] = Field(default_factory=dict)
     updated_at: datetime
 
 

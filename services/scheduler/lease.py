@@ -9,10 +9,10 @@ its next renewal fails and it stops before publishing anything else.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import datetime
 
+from nats.errors import Error as NatsError
 from nats.js.errors import APIError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -68,7 +68,14 @@ class Lease:
         """Give the lease up (graceful stop) so a standby takes over at once."""
         if self.revision is None:
             return
-        with contextlib.suppress(APIError):  # already someone else's
+        try:
             await self._kv.delete(LEASE_KEY, last=self.revision)
+        except APIError:
+            pass  # already someone else's
+        except (NatsError, TimeoutError) as exc:
+            # NATS unreachable while stopping: the lease expires by its TTL instead.
+            self.revision = None
+            log.warning("scheduler.lease_release_failed", extra={"error": type(exc).__name__})
+            return
         self.revision = None
         log.info("scheduler.lease_released", extra={"holder": self.holder})

@@ -22,9 +22,11 @@ _DELIMITERS = (
 )
 #: An e-mail address: a quoted local part (``"taro.."@``) or an unquoted one that starts at
 #: a delimiter (the look-behind keeps the scan linear on long runs without one), an ASCII or
-#: full-width at sign (＠), and a domain that may be internationalised (``例え.jp``).
+#: full-width at sign (＠), and a domain that may be internationalised (``例え.jp``). A quoted
+#: local part is at most 64 characters (RFC 5321): unbounded, a long run of escaped quotes
+#: (a JSON payload in a traceback) made the scan quadratic.
 _ADDRESS = re.compile(
-    rf'(?:"(?:[^"\\\r\n]|\\.)*"|(?<![^{_DELIMITERS}])[^{_DELIMITERS}]++)'
+    rf'(?:"(?:[^"\\\r\n]|\\.){{0,64}}"|(?<![^{_DELIMITERS}])[^{_DELIMITERS}]++)'
     r"[@\uff20](?P<domain>[\w.\-\[\]]+)"
 )
 #: The user information of a URL (``nats://user:password@host`` or a token).

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.support.procs import ROOT
 
 
@@ -38,9 +40,9 @@ class Launcher:
             assert time.monotonic() < deadline, self.output()[-3000:]
             time.sleep(0.05)  # polling the launcher's files for the condition
 
-    def interrupt(self) -> int:
+    def interrupt(self, signum: int = signal.SIGINT) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(signum)
         return self.proc.wait(90)
 
 
@@ -94,14 +96,17 @@ def test_a_second_run_mails_its_week_again(tmp_path: Path) -> None:
     assert "afresh" in second.output()
 
 
-def test_ctrl_c_during_start_up_stops_the_nats_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGHUP], ids=["ctrl_c", "terminal_closed"]
+)
+def test_a_stop_during_start_up_stops_the_nats_server(tmp_path: Path, signum: int) -> None:
     var = tmp_path / "var"
     launcher = Launcher(var, tmp_path / "cluster.log")
     try:
         launcher.wait_for(lambda: (var / "nats.pid").exists())
         pid = int((var / "nats.pid").read_text())
     finally:
-        code = launcher.interrupt()
+        code = launcher.interrupt(signum)
     assert code == 0, launcher.output()[-3000:]
     assert "stopped." in launcher.output()
     assert not _alive(pid)

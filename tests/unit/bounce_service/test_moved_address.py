@@ -64,8 +64,9 @@ async def test_a_late_bounce_for_a_patron_never_flagged_only_records_evidence() 
 async def test_a_patron_back_on_the_old_address_is_flagged_again() -> None:
     w = world()
     events = await changed(w)
+    back = T0 + timedelta(hours=1)
     await events.email_changed(
-        PatronEmailChanged(occurred_at=T0, patron_id="P1", old_email=NEW, new_email=OLD)
+        PatronEmailChanged(occurred_at=back, patron_id="P1", old_email=NEW, new_email=OLD)
     )
     await late_bounce(w)
     entry, _ = await w.stores.queue.get(patron_key("P1"))
@@ -116,3 +117,18 @@ async def test_a_change_from_an_address_the_index_never_saw_is_still_recorded() 
     w = world()
     await changed(w, old="unseen@example.jp")
     assert await w.stores.moved_away("unseen@example.jp") == {"P1"}
+
+
+async def test_a_stale_ils_event_with_the_old_address_moves_nobody_back() -> None:
+    # An event created before the change (or retried) still carries OLD: it occurred
+    # before the move, so the late bounce still concerns nobody.
+    w = world()
+    events = await changed(w)
+    await events.index_add(OLD, "P1", T0 - timedelta(minutes=5))
+    await late_bounce(w)
+    assert w.publish.of(PatronFlagged) == []
+    assert await w.stores.suppressions.get(address_key(OLD)) == (None, 0)
+    # A newer event on OLD (the patron registered it again at the counter) does.
+    await events.index_add(OLD, "P1", T0 + timedelta(hours=1))
+    entry, _ = await w.stores.addresses.get(address_key(OLD))
+    assert entry is not None and "P1" in entry.patron_ids and "P1" not in entry.moved_away
