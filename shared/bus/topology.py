@@ -66,7 +66,8 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(
         "DEADLETTER",
         # The consume loop dead-letters at its own max_deliver; the server's limit (two
-        # more) only bites when the last deliveries got no outcome at all (a crash loop).
+        # more) only bites when the last deliveries got no outcome at all (a crash loop;
+        # a message waiting in hand is kept from redelivery by ``in_progress``).
         # The server then stops silently, so its advisory (stream, consumer, stream_seq of
         # the message, which stays in its stream) is kept here for ops to see and replay.
         ("deadletter.>", MAX_DELIVERIES_ADVISORY),

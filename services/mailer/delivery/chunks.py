@@ -18,11 +18,13 @@ twice the group's concurrency of its mails past this point, and never all the sl
 for one of the sender's slots (mails in flight): the mails of a carrier slowed down by its
 pacer hold at most their group's share of the slots, never all of them.
 
-While a chunk's mails are in hand it tells the server so every third of ``ack_wait``
-(``in_progress``), for at most ``KEEP_ALIVE_FOR``: a chunk carries many mails, and those
-waiting for a throttled carrier's pacer or for a free slot may take longer than one work
-item's ack deadline. A chunk whose process died (or is stuck past that bound) is
-redelivered, and its mails decided again by the ledger.
+While a chunk's mails, or a single work item, are in hand the handler tells the server so
+every third of ``ack_wait`` (``in_progress``), for at most ``KEEP_ALIVE_FOR``: mails
+waiting for a throttled carrier's pacer or for a free slot may take longer than the ack
+deadline, and each redelivery meanwhile would count against the consumer's max_deliver
+(the server drops a message past it, even one still in hand). A message whose process
+died (or is stuck past that bound) is redelivered, and its mails decided again by the
+ledger.
 
 If a hand-off cannot be published (the broker is unreachable), the handler raises once
 all the chunk's mails have ended: the chunk is redelivered and each mail decided again
@@ -78,21 +80,21 @@ class ChunkSender:
         self._on_hand_off = on_hand_off
 
     async def handle(self, item: MailWork | WorkChunk, delivery: Delivery) -> None:
-        if isinstance(item, MailWork):
-            await self._one(item, delivery)
-            return
         alive = asyncio.create_task(self._keep_alive(delivery))
         try:
+            if isinstance(item, MailWork):
+                await self._one(item, delivery)
+                return
             ended = await asyncio.gather(
                 *(self._member(work, delivery) for work in item.works), return_exceptions=True
             )
         finally:
             alive.cancel()
             await asyncio.wait([alive])  # a cancellation of this handler still propagates
-        if not alive.cancelled() and alive.exception() is not None:
-            log.warning(
-                "mail.chunk_keep_alive_stopped", extra={"error": type(alive.exception()).__name__}
-            )
+            if not alive.cancelled() and alive.exception() is not None:
+                log.warning(
+                    "mail.keep_alive_stopped", extra={"error": type(alive.exception()).__name__}
+                )
         failed = [e for e in ended if isinstance(e, BaseException)]
         for error in failed[1:]:
             log.warning("mail.hand_off_failed", extra={"error": type(error).__name__})
@@ -110,7 +112,7 @@ class ChunkSender:
                 await delivery.in_progress()
             except (NatsError, OSError) as exc:
                 # Lost: the chunk may be redelivered meanwhile, which the ledger absorbs.
-                log.info("mail.chunk_keep_alive_failed", extra={"error": type(exc).__name__})
+                log.info("mail.keep_alive_failed", extra={"error": type(exc).__name__})
 
     async def _member(self, work: MailWork, delivery: Delivery) -> None:
         try:

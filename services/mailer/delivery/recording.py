@@ -108,9 +108,7 @@ async def to_the_end(work: Coroutine[Any, Any, T]) -> T:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
+            cancelled = True  # also when ``work`` ended just as the caller was cancelled
     if cancelled:
         if not task.cancelled():
             task.exception()  # retrieved: the caller's cancellation wins
