@@ -24,7 +24,14 @@ from services.mailer.collect.store import ConflictError, PendingStore, Stored
 from services.mailer.plan import addresses, eligibility, grouping, keys
 from services.mailer.plan.chunks import entry_group, windows
 from services.mailer.plan.grouping import Eligible, Siblings
-from services.mailer.plan.model import CHUNK_SIZE, MailWork, PendingEntry, WorkChunk, carry
+from services.mailer.plan.model import (
+    CHUNK_SIZE,
+    MailWork,
+    PendingEntry,
+    PendingSource,
+    WorkChunk,
+    carry,
+)
 from services.mailer.plan.work import make_work, prompt_work
 from shared.bus.consume import Delivery, Reject
 from shared.clock import JST, Clock
@@ -251,12 +258,7 @@ class Collector:
         stored = await self._store.scan_all(keys.HOLD_READY_FILTER)
         entries = _waiting(stored)
         # A report collected while its cancellation was being handled may still be here.
-        holds = {
-            p.event.hold_id
-            for s in entries
-            for p in s.entry.events
-            if isinstance(p.event, HoldReady)
-        }
+        holds = _item_ids(entries, lambda e: e.hold_id if isinstance(e, HoldReady) else None)
         cancelled = await self._store.cancelled_among(holds)
         run = Run(
             "hold_ready",
@@ -271,12 +273,7 @@ class Collector:
     async def _overdue_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         stored = await self._store.scan_all(keys.OVERDUE_FILTER)
         entries = _waiting(stored)
-        loans = {
-            p.event.loan_id
-            for s in entries
-            for p in s.entry.events
-            if isinstance(p.event, LoanOverdue)
-        }
+        loans = _item_ids(entries, lambda e: e.loan_id if isinstance(e, LoanOverdue) else None)
         returned = await self._store.returned_among(loans)
         run = Run(
             "overdue",
@@ -400,6 +397,11 @@ class Collector:
         await self._publish(item)
         for work in item.works if isinstance(item, WorkChunk) else (item,):
             self._on_work(work.kind)
+
+
+def _item_ids(entries: Sequence[Stored], item: Callable[[PendingSource], str | None]) -> set[str]:
+    """The ids ``item`` gives for the waiting events of ``entries`` (holds, loans)."""
+    return {i for s in entries for p in s.entry.events if (i := item(p.event)) is not None}
 
 
 def _waiting(stored: Sequence[Stored]) -> list[Stored]:

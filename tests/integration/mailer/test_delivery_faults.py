@@ -28,6 +28,7 @@ from services.mailer.plan.claims import new_record
 from services.mailer.plan.timing import RetrySchedule
 from services.mailer.plan.work import prompt_work
 from shared.contracts.ils import HoldCancelled
+from shared.contracts.mail import MailOutcome
 from shared.mailrecord import MailRecord
 from tests.integration.mailer.conftest import Mailer, MailerFactory
 from tests.integration.mailer.events import hold_cancelled
@@ -109,20 +110,14 @@ async def test_a_relay_refusing_the_session_defers_the_mail(
     assert all("@" not in str(value) for value in vars(refused[0]).values())
 
 
-async def test_a_relay_certificate_that_does_not_verify_defers_the_mail(
-    mailer_factory: MailerFactory, pki: Pki, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.ERROR, logger=SENDER_LOG)
+async def _deferred_by_starttls_relay(
+    mailer_factory: MailerFactory, **tls: Any
+) -> tuple[MailOutcome, RecordingSMTP]:
+    """The first outcome of a mail to a relay started with ``tls`` (aiosmtpd Controller
+    arguments) by a mailer configured for STARTTLS, and the relay."""
     relay = RecordingSMTP()
     port = free_port()
-    # A relay signed by a CA the mailer was not given (no OTAYORI_SMTP_CA_FILE).
-    controller = Controller(
-        relay.handler,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=pki.server_context(),
-        require_starttls=True,
-    )
+    controller = Controller(relay.handler, hostname="127.0.0.1", port=port, **tls)
     controller.start()
     try:
         mailer = mailer_factory()
@@ -134,36 +129,35 @@ async def test_a_relay_certificate_that_does_not_verify_defers_the_mail(
         await mailer.wait_outcomes(1, "deferred")
     finally:
         controller.stop()
-    first = (await mailer.outcomes())[0]
+    return (await mailer.outcomes())[0], relay
+
+
+def _relay_refused_logged(caplog: pytest.LogCaptureFixture) -> bool:
+    refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
+    return bool(refused) and refused[0].levelno == logging.ERROR
+
+
+async def test_a_relay_certificate_that_does_not_verify_defers_the_mail(
+    mailer_factory: MailerFactory, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger=SENDER_LOG)
+    # A relay signed by a CA the mailer was not given (no OTAYORI_SMTP_CA_FILE).
+    first, relay = await _deferred_by_starttls_relay(
+        mailer_factory, tls_context=pki.server_context(), require_starttls=True
+    )
     assert (first.cause, first.smtp_command) == ("relay_tls_failed", "connect")
     assert relay.received == []
-    refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
-    assert refused and refused[0].levelno == logging.ERROR
+    assert _relay_refused_logged(caplog)
 
 
 async def test_a_relay_no_longer_offering_starttls_defers_with_an_ops_error(
     mailer_factory: MailerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger=SENDER_LOG)
-    relay = RecordingSMTP()
-    port = free_port()
-    controller = Controller(relay.handler, hostname="127.0.0.1", port=port)  # no STARTTLS
-    controller.start()
-    try:
-        mailer = mailer_factory()
-        mailer.settings = mailer.settings.model_copy(
-            update={"smtp_port": port, "smtp_tls": "starttls"}
-        )
-        await mailer.start()
-        await mailer.publish(cancelled_hold())
-        await mailer.wait_outcomes(1, "deferred")
-    finally:
-        controller.stop()
-    first = (await mailer.outcomes())[0]
+    first, relay = await _deferred_by_starttls_relay(mailer_factory)  # no STARTTLS offered
     assert (first.cause, first.smtp_command) == ("relay_refused", "connect")
     assert relay.received == []
-    refused = [r for r in caplog.records if r.getMessage() == "mail.relay_refused"]
-    assert refused and refused[0].levelno == logging.ERROR
+    assert _relay_refused_logged(caplog)
 
 
 # -- the ``sent`` write fails after the relay's 250 -------------------------------------
