@@ -24,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
+import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,12 +52,23 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=BaseModel)
 
 
+#: The longest nak delay asked of the server (seconds). Beyond int64 nanoseconds, or
+#: negative, the server takes a plain nak (at once); ``inf``/NaN cannot be sent at all.
+MAX_RETRY_DELAY = 30 * 86400.0
+#: The largest payload a dead letter carries (its JSON field, escaped): the letter must fit
+#: in one NATS message (1 MB by default) with its envelope. A larger payload is left out;
+#: the letter names its size, sha256 and where it stays (its stream and sequence).
+MAX_LETTER_PAYLOAD = 512 * 1024
+
+
 class Retry(Exception):
-    """Retry this message later (nak with delay)."""
+    """Retry this message later (nak with delay, clamped to 0..``MAX_RETRY_DELAY``)."""
 
     def __init__(self, reason: str, *, delay: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        if delay is not None:
+            delay = 0.0 if math.isnan(delay) else min(max(delay, 0.0), MAX_RETRY_DELAY)
         self.delay = delay
 
 
@@ -279,8 +293,27 @@ class Consumer(Generic[E]):
         return await self._js.pull_subscribe_bind(self._spec.durable, stream=self._spec.stream)
 
     async def _bounded(self, sem: asyncio.Semaphore, msg: Msg) -> None:
-        async with sem:
+        if sem.locked():
+            # Waiting for a free handler: kept from redelivery meanwhile, or each copy the
+            # server sent would count against max_deliver (and past the server's limit the
+            # message would leave pending while still in hand).
+            beat = asyncio.create_task(self._keep_waiting(msg))
+            try:
+                await sem.acquire()
+            finally:
+                beat.cancel()
+        else:
+            await sem.acquire()
+        try:
             await self.handle(msg)
+        finally:
+            sem.release()
+
+    async def _keep_waiting(self, msg: Msg) -> None:
+        while True:
+            await asyncio.sleep(self._spec.ack_wait / 3)  # a timer, not a synchronisation
+            with contextlib.suppress(NatsError, TimeoutError, OSError):
+                await msg.in_progress()  # lost: a redelivered copy is dropped in hand
 
     async def handle(self, msg: Msg) -> None:
         """Give one message its outcome. Never raises but for cancellation.
@@ -324,8 +357,17 @@ class Consumer(Generic[E]):
             await self._dead_letter(msg, delivery, exc.reason, exc.errors)
         except Retry as exc:
             await self._retry(msg, delivery, exc.reason, exc.delay)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # this handler is being cancelled (shutdown): no outcome, redelivered
+            # A cancelled future the handler awaited (cancelled by something else): an error
+            # like any other, retried and in the end dead-lettered, never silent.
+            log.error(
+                "consumer.handler_error",
+                extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+            )
+            await self._retry(msg, delivery, "CancelledError: an awaited task was cancelled", None)
         except Exception as exc:
             log.exception(
                 "consumer.handler_error",
@@ -354,13 +396,15 @@ class Consumer(Generic[E]):
         )
 
     async def _dead_letter(self, msg: Msg, d: Delivery, reason: str, errors: list[str]) -> None:
-        try:
-            text: str | None = msg.data.decode("utf-8")
-            b64 = None
-        except UnicodeDecodeError:
-            text, b64 = None, base64.b64encode(msg.data).decode("ascii")
+        text, b64, left_out = _letter_payload(msg.data)
+        if left_out:
+            errors = [*errors, f"{left_out}; it stays in stream {self._spec.stream} at "
+                      f"sequence {d.stream_seq} (terminated, not deleted)"]  # fmt: skip
+        # The stream timestamp keeps ids distinct when a re-created stream reuses sequences
+        # (the DEADLETTER stream would drop a letter with a known id as a duplicate).
+        stamp = int(msg.metadata.timestamp.timestamp() * 1_000_000)
         letter = DeadLetter(
-            event_id=f"dl-{self._spec.stream}-{d.stream_seq}-{self._spec.durable}",
+            event_id=f"dl-{self._spec.stream}-{d.stream_seq}-{stamp}-{self._spec.durable}",
             occurred_at=datetime.now(UTC),
             service=self._service,
             consumer=self._spec.durable,
@@ -383,3 +427,19 @@ class Consumer(Generic[E]):
 
     def _count(self, outcome: str) -> None:
         self._metrics.consumed.labels(consumer=self._spec.durable, outcome=outcome).inc()
+
+
+def _letter_payload(data: bytes) -> tuple[str | None, str | None, str]:
+    """The payload as a dead letter carries it (UTF-8 text, else base64), or neither and
+    why, when it would not fit (``MAX_LETTER_PAYLOAD``)."""
+    try:
+        text: str | None = data.decode("utf-8")
+        b64 = None
+        size = len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
+    except UnicodeDecodeError:
+        text, b64 = None, base64.b64encode(data).decode("ascii")
+        size = len(b64)
+    if size <= MAX_LETTER_PAYLOAD:
+        return text, b64, ""
+    digest = hashlib.sha256(data).hexdigest()
+    return None, None, f"payload of {len(data)} bytes (sha256 {digest}) too large to carry here"

@@ -180,23 +180,31 @@ async def _until_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T
 async def _supervise(loops: list[asyncio.Task[None]], stop: asyncio.Event, grace: float) -> int:
     """Wait for stop or for a loop to end; then give in-flight work ``grace`` seconds."""
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
-    code = 0
-    for task in done:
-        if task is not stopper and (task.cancelled() or task.exception() is not None):
-            exc = None if task.cancelled() else task.exception()
-            log.error("service.loop_failed", exc_info=exc)
-            code = 1
+    await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
+    failed = _failures([t for t in loops if t.done()])
     stop.set()
     stopper.cancel()
     pending = [t for t in loops if not t.done()]
     if pending:
-        _, late = await asyncio.wait(pending, timeout=grace)
+        ended, late = await asyncio.wait(pending, timeout=grace)
+        # A loop failing while it finishes its work in hand counts as much as the first.
+        failed += _failures(list(ended))
         for task in late:
             log.warning("service.loop_cancelled_after_grace")
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
-    return code
+    return 1 if failed else 0
+
+
+def _failures(ended: list[asyncio.Task[None]]) -> int:
+    """Log every loop that ended with an error (or was cancelled by something else)."""
+    count = 0
+    for task in ended:
+        if task.cancelled() or task.exception() is not None:
+            exc = None if task.cancelled() else task.exception()
+            log.error("service.loop_failed", exc_info=exc)
+            count += 1
+    return count
 
 
 #: The cyclic garbage collector's thresholds (CPython's default is 700, 10, 10). A service
