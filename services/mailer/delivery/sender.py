@@ -145,10 +145,8 @@ class Sender:
         if not work.events:
             await self._end(work, claim, "expired", Result("expired", cause="all_cancelled"))
             return
+        # Never empties the mail: it expired at its latest deadline (checked above).
         work = without_past_holds(work, now)
-        if not work.events:
-            await self._end(work, claim, "expired", Result("expired", cause="past_usefulness"))
-            return
         message_id = message_id_for(work.mail_id, self._cfg.domain)
         try:
             data = self._composer.build(work, address, message_id, now)
