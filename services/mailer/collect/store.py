@@ -15,15 +15,15 @@ model, without its union's trials) and encoded straight to bytes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import get_args
+from typing import TypeVar, get_args
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
-from pydantic import TypeAdapter, create_model
+from pydantic import BaseModel, TypeAdapter, create_model
 
 from services.mailer.plan import addresses, eligibility, grouping
 from services.mailer.plan.grouping import Eligible, Siblings
@@ -52,6 +52,7 @@ PENDING_STREAM = f"KV_{PENDING_BUCKET}"
 PENDING_SUBJECTS = f"$KV.{PENDING_BUCKET}."
 RETURNED_BUCKET = "mail_returned"
 MAX_CAS_ROUNDS = 50
+N = TypeVar("N", bound=BaseModel)  # a record kept newest-wins (a change, a cancellation)
 
 
 class ConflictError(RuntimeError):
@@ -272,22 +273,14 @@ class PendingStore:
         """Keep the hold's newest cancellation; returns the one kept (``event`` unless a
         newer one is held already)."""
         key = cancelled_key(event.hold_id)
-        for _ in range(MAX_CAS_ROUNDS):
-            held, revision = await kvscan.get_model(self._returned, key, HoldCancelled)
-            kept = eligibility.newer_cancellation(held, event)
-            if kept is held:
-                return kept
-            data = event.model_dump_json().encode()
-            try:
-                await (
-                    self._returned.update(key, data, last=revision)
-                    if revision
-                    else self._returned.create(key, data)
-                )
-                return kept
-            except KeyWrongLastSequenceError:
-                continue
-        raise ConflictError(f"{key}: too many concurrent changes")
+        held = await _keep_newest(
+            self._returned,
+            key,
+            event,
+            lambda: kvscan.get_model(self._returned, key, HoldCancelled),
+            lambda held: eligibility.newer_cancellation(held, event) is event,
+        )
+        return held or event
 
     async def cancellation(self, hold_id: str) -> HoldCancelled | None:
         held, _ = await kvscan.get_model(self._returned, cancelled_key(hold_id), HoldCancelled)
@@ -304,21 +297,14 @@ class PendingStore:
     async def record_address(self, event: PatronEmailChanged) -> bool:
         """Keep the patron's newest address change; False when a newer one is held."""
         key = address_change_key(event.patron_id)
-        for _ in range(MAX_CAS_ROUNDS):
-            held, revision = await self._read_change(key)
-            if addresses.newer_change(held, event) is None:
-                return False
-            data = event.model_dump_json().encode()
-            try:
-                await (
-                    self._kv.update(key, data, last=revision)
-                    if revision
-                    else self._kv.create(key, data)
-                )
-                return True
-            except KeyWrongLastSequenceError:
-                continue
-        raise ConflictError(f"{key}: too many concurrent changes")
+        held = await _keep_newest(
+            self._kv,
+            key,
+            event,
+            lambda: self._read_change(key),
+            lambda held: addresses.newer_change(held, event) is not None,
+        )
+        return held is None
 
     async def address_change(self, patron_id: str) -> PatronEmailChanged | None:
         held, _ = await self._read_change(address_change_key(patron_id))
@@ -339,3 +325,25 @@ class PendingStore:
     async def get_marker(self, key: str) -> bytes | None:
         value, _ = await kvscan.get_value(self._kv, key)
         return value
+
+
+async def _keep_newest(
+    kv: KeyValue,
+    key: str,
+    event: N,
+    read: Callable[[], Awaitable[tuple[N | None, int]]],
+    wins: Callable[[N | None], bool],
+) -> N | None:
+    """Write ``event`` under ``key`` by compare-and-set when it ``wins`` over the value
+    held there; returns ``None`` when written, else the held value that stays."""
+    for _ in range(MAX_CAS_ROUNDS):
+        held, revision = await read()
+        if not wins(held):
+            return held
+        data = event.model_dump_json().encode()
+        try:
+            await (kv.update(key, data, last=revision) if revision else kv.create(key, data))
+            return None
+        except KeyWrongLastSequenceError:
+            continue
+    raise ConflictError(f"{key}: too many concurrent changes")
