@@ -8,6 +8,7 @@ from services.mailer.plan.model import MailWork
 from services.mailer.plan.work import make_work
 from shared.bus.consume import Delivery
 from shared.clock import JST
+from shared.contracts.base import Event
 from shared.contracts.ils import (
     HoldCancelled,
     HoldReady,
@@ -124,3 +125,14 @@ class _NoDelivery:
 
 
 DELIVERY: Delivery = _NoDelivery()  # type: ignore[assignment]
+
+
+class WorkRecorder:
+    """Stands in for the publish of a collector: records the single work items it sends."""
+
+    def __init__(self) -> None:
+        self.works: list[MailWork] = []
+
+    async def __call__(self, event: Event) -> None:
+        assert isinstance(event, MailWork)
+        self.works.append(event)

@@ -16,24 +16,20 @@ from nats.js import JetStreamContext
 from services.mailer.collect.handlers import Collector
 from services.mailer.collect.store import PendingStore
 from services.mailer.plan import keys
-from services.mailer.plan.model import MailWork
 from shared.bus import kvscan
 from shared.clock import ManualClock
-from shared.contracts.base import Event
 from tests.integration.mailer.conftest import SATURDAY
-from tests.integration.mailer.events import BATCH, DELIVERY, THURSDAY, online_loan, saturday_trigger
+from tests.integration.mailer.events import (
+    BATCH,
+    DELIVERY,
+    THURSDAY,
+    WorkRecorder,
+    online_loan,
+    saturday_trigger,
+)
 
 PATRON = "P1"
 ENTRY = keys.online_loan_pending_key(THURSDAY, PATRON)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.works: list[MailWork] = []
-
-    async def __call__(self, event: Event) -> None:
-        assert isinstance(event, MailWork)
-        self.works.append(event)
 
 
 class FailingPurge(PendingStore):
@@ -43,8 +39,8 @@ class FailingPurge(PendingStore):
 
 async def _collector(
     js: JetStreamContext, store: PendingStore | None = None
-) -> tuple[Collector, Recorder]:
-    recorder = Recorder()
+) -> tuple[Collector, WorkRecorder]:
+    recorder = WorkRecorder()
     collector = Collector(
         store=store or await PendingStore.open(js),
         publish=recorder,

@@ -17,12 +17,11 @@ import pytest
 from services.mailer.collect.handlers import Collector
 from services.mailer.collect.store import PendingStore
 from services.mailer.plan import eligibility, grouping, keys
-from services.mailer.plan.model import MailWork, PendingEntry, PendingEvent
+from services.mailer.plan.model import PendingEntry, PendingEvent
 from services.mailer.plan.work import prompt_work
 from shared.clock import JST, ManualClock
-from shared.contracts.base import Event
 from shared.contracts.ils import HoldCancelled, HoldReady
-from tests.integration.mailer.events import DELIVERY, hold_cancelled, hold_ready
+from tests.integration.mailer.events import DELIVERY, WorkRecorder, hold_cancelled, hold_ready
 from tests.support.fakekv import FakeKV
 from tests.unit.mailer.builders import suspended
 
@@ -141,15 +140,6 @@ def test_cancelled_holds_and_returned_loans_never_share_a_key() -> None:
 # -- the collector ---------------------------------------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.works: list[MailWork] = []
-
-    async def __call__(self, event: Event) -> None:
-        assert isinstance(event, MailWork)
-        self.works.append(event)
-
-
 class FailingOnce(FakeKV):
     """A bucket whose next write of ``fail_on`` fails once (a crash between the steps)."""
 
@@ -173,9 +163,9 @@ class FailingOnce(FakeKV):
 
 def _collector(
     pending: FakeKV | None = None, returned: FakeKV | None = None
-) -> tuple[Collector, Recorder, PendingStore]:
+) -> tuple[Collector, WorkRecorder, PendingStore]:
     store = PendingStore(None, pending or FakeKV(), returned or FakeKV())  # type: ignore[arg-type]
-    recorder = Recorder()
+    recorder = WorkRecorder()
     collector = Collector(
         store=store, publish=recorder, clock=ManualClock(NOW), staff_address="s@x.jp"
     )
