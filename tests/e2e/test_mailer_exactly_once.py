@@ -91,7 +91,11 @@ def _env(nats_url: str, smtp_port: int) -> dict[str, str]:
         "OTAYORI_RETRY_BASE": "0.3",
         "OTAYORI_RETRY_FACTOR": "1.0",
         "OTAYORI_RETRY_MAX": "0.3",
-        "OTAYORI_CLAIM_LEASE": "3",
+        # The SMTP transaction is cut at half the lease: at 3 s, a CI machine busy with two
+        # mailers, the sink and the server sometimes held an exchange past 1.5 s, the
+        # relay's late 250 then counted as a dropped line (the documented window) and the
+        # round never settled. 12 s keeps takeovers after a kill quick enough.
+        "OTAYORI_CLAIM_LEASE": "12",
         "OTAYORI_SEND_ACK_WAIT": "5",
         "OTAYORI_TRIGGER_ACK_WAIT": "5",
     }
