@@ -7,7 +7,7 @@ recipient that the rule table needs (status code, SMTP command, remote MTA).
 from __future__ import annotations
 
 import re
-from email.errors import HeaderParseError
+from email.errors import MessageError
 from email.header import decode_header, make_header
 
 from services.bounce.classifier.dsnfields import DsnFields
@@ -69,7 +69,7 @@ def header(pm: ParsedMail, name: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (HeaderParseError, ValueError, LookupError, UnicodeError):
+    except (MessageError, ValueError, LookupError, UnicodeError):  # CharsetError too
         return value  # a broken encoded word (bad base64, say) is left as it came
 
 

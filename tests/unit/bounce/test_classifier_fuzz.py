@@ -67,12 +67,14 @@ def test_classify_never_raises_on_random_bytes(raw: bytes) -> None:
     [
         b"=?ISO-2022-JP?B?\x00yRCJWEhPCVrQXc/LiUoJWkhPBsoQiAoRXJyb3IgbWVzc2FnZSkA?=",
         b"=?utf-8?B?4?=",
+        b"=?\x80SO-2022-JP?B?GyRCJWEhPCVrQXc/LiUoJWkhPBsoQiAoRXJyb3IgbWVzc2FnZSkA?=",
     ],
-    ids=["nul-in-base64", "bad-padding"],
+    ids=["nul-in-base64", "bad-padding", "unknown-charset-name"],
 )
 def test_a_broken_encoded_word_in_the_subject_is_read_as_it_came(subject: bytes) -> None:
-    """Found by the mutation fuzzer: the decoder raised ``HeaderParseError`` (not a
-    ``ValueError``), which only the safety net caught."""
+    """Found by the mutation fuzzer: the decoder raised ``HeaderParseError`` and, for a
+    charset name it cannot even look up, ``CharsetError`` (neither a ``ValueError``),
+    which only the safety net caught."""
     raw = (
         b"From: Mail Administrator <Postmaster@mopera.net>\nTo: admin@sp.example.jp\n"
         b"Subject: " + subject + b"\nMIME-Version: 1.0\nContent-Type: text/plain\n\n"
