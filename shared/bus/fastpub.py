@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -59,7 +59,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KV_DEL, KV_OP, KeyValue
 
-from shared.bus.kvscan import WRONG_LAST_SEQUENCE
+from shared.bus.kvscan import WRONG_LAST_SEQUENCE, CasWrite, KvWrites, cas_delete
 from shared.bus.publish import MSG_ID, encode
 from shared.contracts.base import Event
 
@@ -135,6 +135,18 @@ class FastPublisher:
         timeout: float | None = None,
     ) -> Msg:
         """Send and wait for the one reply (a JetStream ack or API answer), undecoded."""
+        return await (await self.send(subject, payload, headers=headers, timeout=timeout))
+
+    async def send(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> asyncio.Future[Msg]:
+        """Send now; the future of the one reply (``request`` without the wait). Sending
+        many and then awaiting their futures in turn costs no task per message."""
         if self._sub is None:
             raise ConnectionClosedError
         self._next += 1
@@ -148,7 +160,7 @@ class FastPublisher:
         except BaseException:
             self._pending.pop(token, None)
             raise
-        return await future
+        return future
 
     async def last_sequence(self, stream: str) -> int:
         """The stream's last sequence, 0 when it holds no message (``kvscan.last_sequence``
@@ -257,6 +269,24 @@ class FastKV:
             raise
         return ack.seq
 
+    async def write_all(self, writes: Sequence[CasWrite]) -> list[int | Exception]:
+        """Compare-and-set writes sent together, then their acks awaited in turn: for each,
+        its new revision, or what ``update`` (a value) or ``cas_delete`` (``None``: a delete
+        marker) raises for it, ``KeyWrongLastSequenceError`` on a conflict."""
+        sent: list[asyncio.Future[Msg] | Exception] = []
+        for key, value, last in writes:
+            if not valid_key(key):
+                sent.append(InvalidKeyError(key))
+                continue
+            headers = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(last)}
+            if value is None:
+                headers[KV_OP] = KV_DEL
+            try:
+                sent.append(await self._pub.send(self._prefix + key, value or b"", headers=headers))
+            except Exception as exc:  # not sent: reported for this write, the others go on
+                sent.append(exc)
+        return [await _revision(s) for s in sent]
+
     async def delete(self, key: str, last: int | None = None) -> bool:
         """A delete marker, iff the latest revision is ``last`` when given (as nats-py:
         a conflict is the plain ``APIError``, not ``KeyWrongLastSequenceError``)."""
@@ -267,6 +297,38 @@ class FastKV:
             headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(last)
         await self._pub.publish(self._prefix + key, headers=headers)
         return True
+
+
+async def write_all(writes: KvWrites, items: Sequence[CasWrite]) -> list[int | Exception]:
+    """Each compare-and-set write's new revision, or its error (``KeyWrongLastSequenceError``
+    on a conflict, also for a delete): a ``FastKV`` sends them together, another bucket
+    writer one task each."""
+    if isinstance(writes, FastKV):
+        return await writes.write_all(items)
+
+    async def one(key: str, value: bytes | None, last: int) -> int | Exception:
+        try:
+            if value is None:
+                await cas_delete(writes, key, last)
+                return 0
+            return await writes.update(key, value, last=last)
+        except Exception as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(*item) for item in items)))
+
+
+async def _revision(sent: asyncio.Future[Msg] | Exception) -> int | Exception:
+    if isinstance(sent, Exception):
+        return sent
+    try:
+        return pub_ack(await sent).seq
+    except APIError as exc:
+        if exc.err_code in WRONG_LAST_SEQUENCE:
+            return KeyWrongLastSequenceError(description=exc.description)
+        return exc
+    except Exception as exc:  # a timeout, the connection closed: this write's answer
+        return exc
 
 
 def valid_key(key: str) -> bool:

@@ -143,6 +143,10 @@ class KvWrites(Protocol):
     async def delete(self, key: str, last: int | None = None) -> bool: ...
 
 
+#: A compare-and-set write: key, value (``None``: a delete marker), the revision it replaces.
+CasWrite = tuple[str, bytes | None, int]
+
+
 async def cas_delete(writes: KvWrites, key: str, last: int) -> None:
     """Delete ``key`` iff its latest revision is ``last``; ``KeyWrongLastSequenceError`` if
     not (nats-py reports a delete's conflict as a plain ``APIError``: mapped here)."""

@@ -343,36 +343,38 @@ class Collector:
         chunk: Sequence[Stored],
         changes: Mapping[str, PatronEmailChanged] | None = None,
     ) -> None:
-        assigned = await asyncio.gather(*(self._assign(run, s, changes) for s in chunk))
-        works = [work for work, _ in assigned if work is not None]
+        assigned = await self._store.assign(
+            chunk, run.run_id, run.eligible, run.useless, run.siblings
+        )
+        works = [
+            await self._work(run, s.entry, taken, changes)
+            for s, (taken, _) in zip(chunk, assigned, strict=True)
+            if taken
+        ]
         if works:
             await self._send_now(carry(works, self._clock.now()))
         # ``written`` is the entry as this process last wrote or read it: if anything
         # changed since, the compare-and-set fails and ``release`` re-reads.
-        today = self._today()
-        await asyncio.gather(
-            *(
-                self._store.release(s.key, run.run_id, today=today, hint=written)
-                for s, (_, written) in zip(chunk, assigned, strict=True)
-            )
+        await self._store.release(
+            [(s.key, written) for s, (_, written) in zip(chunk, assigned, strict=True)],
+            run.run_id,
+            today=self._today(),
         )
 
-    async def _assign(
-        self, run: Run, stored: Stored, changes: Mapping[str, PatronEmailChanged] | None
-    ) -> tuple[MailWork | None, Stored | None]:
-        """Mark (or find) this run's events of one entry; their mail, if any."""
-        taken, written = await self._store.assign(
-            stored, run.run_id, run.eligible, run.useless, run.siblings
-        )
-        if not taken:
-            return None, written
-        entry: PendingEntry = stored.entry
+    async def _work(
+        self,
+        run: Run,
+        entry: PendingEntry,
+        taken: Sequence[PendingSource],
+        changes: Mapping[str, PatronEmailChanged] | None,
+    ) -> MailWork:
+        """The mail of this run's events (``taken``) of one entry."""
         change = (
             changes.get(entry.patron_id)
             if changes is not None
             else await self._store.address_change(entry.patron_id)
         )
-        work = make_work(
+        return make_work(
             run.kind,
             taken,
             patron_id=entry.patron_id,
@@ -383,7 +385,6 @@ class Collector:
             nominal_time=run.trigger.nominal_time,
             now=self._clock.now(),
         )
-        return work, written
 
     def _today(self) -> date:
         return self._clock.now().astimezone(JST).date()

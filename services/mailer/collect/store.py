@@ -15,7 +15,7 @@ model, without its union's trials) and encoded straight to bytes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar, get_args
@@ -43,7 +43,8 @@ from services.mailer.plan.model import (
     reclassed,
 )
 from shared.bus import kvscan
-from shared.bus.kvscan import KvWrites
+from shared.bus.fastpub import write_all
+from shared.bus.kvscan import CasWrite, KvWrites
 from shared.contracts.ils import HoldCancelled, LoanReturned, PatronEmailChanged
 from shared.contracts.mail import MailKind
 
@@ -209,35 +210,78 @@ class PendingStore:
 
     async def assign(
         self,
-        stored: Stored,
+        stored: Sequence[Stored],
         run: str,
         eligible: Eligible,
         useless: Eligible,
         siblings: Siblings | None = None,
-    ) -> tuple[tuple[PendingSource, ...], Stored | None]:
-        """Mark (or find) this run's events of one entry; returns them and the entry."""
-        taken: tuple[PendingSource, ...] = ()
+    ) -> list[tuple[tuple[PendingSource, ...], Stored | None]]:
+        """Mark (or find) this run's events of each entry; for each, them and the entry."""
+        taken: list[tuple[PendingSource, ...]] = [()] * len(stored)
 
-        def change(entry: PendingEntry) -> PendingEntry | None:
-            nonlocal taken
-            result = grouping.assign(entry, run, eligible, useless, siblings)
-            taken = result.taken
-            # ``changed`` is exact: a changed entry differs from the one given.
-            return result.entry if result.changed else None
+        def change_of(n: int) -> Change:
+            def change(entry: PendingEntry) -> PendingEntry | None:
+                result = grouping.assign(entry, run, eligible, useless, siblings)
+                taken[n] = result.taken
+                # ``changed`` is exact: a changed entry differs from the one given.
+                return result.entry if result.changed else None
 
-        written = await self._apply(stored.key, change, stored)
-        return taken, written
+            return change
+
+        written = await self._apply_all([(s.key, change_of(n), s) for n, s in enumerate(stored)])
+        return list(zip(taken, written, strict=True))
 
     async def release(
-        self, key: str, run: str, *, today: date | None = None, hint: Stored | None = None
+        self, entries: Sequence[tuple[str, Stored | None]], run: str, *, today: date | None = None
     ) -> None:
+        """Take this run's events out of each entry (key, and the entry as last seen)."""
+
         def change(entry: PendingEntry) -> PendingEntry | None:
             # ``release`` answers ``entry`` itself when it holds none of the run's events,
             # else an entry with fewer events.
             released = grouping.release(entry, run, today)
             return None if released is entry else released
 
-        await self._apply(key, change, hint)
+        await self._apply_all([(key, change, hint) for key, hint in entries])
+
+    async def _apply_all(
+        self, changes: Sequence[tuple[str, Change, Stored | None]]
+    ) -> list[Stored | None]:
+        """``_apply`` for many keys: each change is made on its hint and the writes are sent
+        together; a key without a hint, or whose write meets a conflict, goes through
+        ``_apply`` on its own (it re-reads). Any other error is raised once every write
+        has its answer."""
+        results: list[Stored | None] = []
+        writes: list[CasWrite] = []
+        sent: list[tuple[int, PendingEntry]] = []
+        alone: list[int] = []
+        for n, (key, change, hint) in enumerate(changes):
+            results.append(hint)
+            if hint is None or not hint.revision:
+                alone.append(n)
+                continue
+            new = change(hint.entry)
+            if new is None:
+                continue
+            empty = grouping.is_empty(new)
+            writes.append((key, None if empty else encode_entry(new), hint.revision))
+            sent.append((n, new))
+        answers = await write_all(self._writes, writes)
+        errors: list[Exception] = []
+        for (n, new), (key, value, _), answer in zip(sent, writes, answers, strict=True):
+            if isinstance(answer, KeyWrongLastSequenceError):
+                alone.append(n)
+            elif isinstance(answer, Exception):
+                errors.append(answer)
+            else:
+                results[n] = None if value is None else Stored(key, new, answer)
+        if errors:
+            raise errors[0]
+        for n in sorted(alone):
+            key, change, hint = changes[n]
+            stale = hint is not None and bool(hint.revision)  # its write met a conflict
+            results[n] = await self._apply(key, change, None if stale else hint)
+        return results
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
         if grouping.is_empty(entry):

@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable
 
 from nats.errors import Error as NatsError
 
+from services.mailer.delivery.recording import Sparing
 from services.mailer.plan.model import MailWork, WorkChunk
 from shared.bus.consume import Delivery, Reject, Retry
 from shared.carriers import carrier_group
@@ -78,6 +79,7 @@ class ChunkSender:
         self._beat = ack_wait / 3
         self._beats = max(1, int(KEEP_ALIVE_FOR / self._beat))
         self._on_hand_off = on_hand_off
+        self._sparing = Sparing()
 
     async def handle(self, item: MailWork | WorkChunk, delivery: Delivery) -> None:
         alive = asyncio.create_task(self._keep_alive(delivery))
@@ -85,9 +87,7 @@ class ChunkSender:
             if isinstance(item, MailWork):
                 await self._one(item, delivery)
                 return
-            ended = await asyncio.gather(
-                *(self._member(work, delivery) for work in item.works), return_exceptions=True
-            )
+            ended = await self._members(item.works, delivery)
         finally:
             alive.cancel()
             await asyncio.wait([alive])  # a cancellation of this handler still propagates
@@ -95,11 +95,35 @@ class ChunkSender:
                 log.warning(
                     "mail.keep_alive_stopped", extra={"error": type(alive.exception()).__name__}
                 )
-        failed = [e for e in ended if isinstance(e, BaseException)]
+        failed = [e for e in ended if e is not None]
         for error in failed[1:]:
             log.warning("mail.hand_off_failed", extra={"error": type(error).__name__})
         if failed:
             raise failed[0]  # a hand-off that could not be published: the chunk again
+
+    async def _members(
+        self, works: list[MailWork], delivery: Delivery
+    ) -> list[BaseException | None]:
+        """Each mail in its own task; what each raised (a hand-off that failed), or None.
+
+        Cancelled, the members outside their SMTP exchange and ``sent`` write are
+        cancelled, the others end their mail; then the cancellation goes on."""
+        sparing = self._sparing
+        members = [asyncio.create_task(self._member(work, delivery, sparing)) for work in works]
+        try:
+            await asyncio.wait(members)
+        except asyncio.CancelledError:
+            sparing.cancel_outside(members)
+            while not all(member.done() for member in members):
+                try:
+                    await asyncio.wait(members)
+                except asyncio.CancelledError:
+                    sparing.cancel_outside(members)
+            for member in members:
+                if not member.cancelled():
+                    member.exception()  # retrieved: the cancellation wins
+            raise
+        return [member.exception() for member in members]
 
     async def _one(self, work: MailWork, delivery: Delivery) -> None:
         async with self._admission(carrier_group(work.recipient)), self._slots:
@@ -114,7 +138,8 @@ class ChunkSender:
                 # Lost: the chunk may be redelivered meanwhile, which the ledger absorbs.
                 log.info("mail.keep_alive_failed", extra={"error": type(exc).__name__})
 
-    async def _member(self, work: MailWork, delivery: Delivery) -> None:
+    async def _member(self, work: MailWork, delivery: Delivery, sparing: Sparing) -> None:
+        sparing.enter()  # this task's own context: its canceller is ``_members``
         try:
             await self._one(work, delivery)
         except (Retry, Reject) as exc:

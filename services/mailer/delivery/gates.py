@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 from services.mailer.plan.pacing import Pacer, is_throttle
 from shared.carriers import CARRIER_GROUPS
@@ -39,6 +38,7 @@ class GroupGates:
             for g in CARRIER_GROUPS
         }
         self._pacers = {g: Pacer(rate=rate.get(g, 0.0)) for g in CARRIER_GROUPS}
+        self._slots = {g: _Slot(self._sems[g], self._pacers[g]) for g in CARRIER_GROUPS}
 
         def admitted(group: str) -> int:
             wanted = ADMISSION_FACTOR * max(1, int(concurrency.get(group, default_conc)))
@@ -49,13 +49,8 @@ class GroupGates:
     def pacer(self, group: CarrierGroup) -> Pacer:
         return self._pacers[group]
 
-    @asynccontextmanager
-    async def slot(self, group: CarrierGroup) -> AsyncIterator[None]:
-        async with self._sems[group]:
-            wait = self._pacers[group].reserve(time.monotonic())
-            if wait > 0:
-                await asyncio.sleep(wait)  # pacing: the carrier's accepted rate
-            yield
+    def slot(self, group: CarrierGroup) -> _Slot:
+        return self._slots[group]
 
     def admission(self, group: CarrierGroup) -> asyncio.Semaphore:
         return self._admissions[group]
@@ -67,3 +62,27 @@ class GroupGates:
             pacer.throttled()
         elif 200 <= code < 300:
             pacer.succeeded()
+
+
+class _Slot:
+    """A connection of the group, then the pacer's turn (a class, not a generator-based
+    context manager: one per mail)."""
+
+    __slots__ = ("_pacer", "_sem")
+
+    def __init__(self, sem: asyncio.Semaphore, pacer: Pacer) -> None:
+        self._sem = sem
+        self._pacer = pacer
+
+    async def __aenter__(self) -> None:
+        await self._sem.acquire()
+        try:
+            wait = self._pacer.reserve(time.monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)  # pacing: the carrier's accepted rate
+        except BaseException:
+            self._sem.release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._sem.release()

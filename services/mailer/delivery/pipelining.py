@@ -82,13 +82,15 @@ class Wire(asyncio.Protocol):
         """The next ``count`` replies, or fewer when the session ends or time runs out."""
         if len(self._answers) < count and self.ended is None:
             self._want = count
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            # A timer that ends the session (which wakes the waiter), not ``asyncio.timeout``:
+            # two per mail, and a cancellation of the caller still cancels the wait.
+            timer = loop.call_later(timeout, self._end, f"no reply within {timeout:g} s")
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
-            except TimeoutError:
-                self._end(f"no reply within {timeout:g} s")
+                await self._waiter
             finally:
+                timer.cancel()
                 self._waiter = None
         return [self._answers.popleft() for _ in range(min(count, len(self._answers)))]
 

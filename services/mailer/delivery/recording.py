@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -94,14 +95,55 @@ class SentRecorder:
         del self._unrecorded[accepted.claim.record.mail_id]
 
 
+class Sparing:
+    """Tasks whose canceller spares them while they are inside ``to_the_end``.
+
+    A chunk's mails each run in their own task (``ChunkSender``). Shielding each one's
+    transaction in yet another task costs a task, a shield and their callbacks per mail;
+    instead the chunk's canceller asks ``inside`` and cancels only the tasks outside the
+    section. A task that ``enter`` was called in runs the section in place, in itself.
+    """
+
+    def __init__(self) -> None:
+        self._inside: set[asyncio.Task[Any]] = set()
+
+    def enter(self) -> None:
+        """This task's canceller is this ``Sparing``: ``to_the_end`` runs in place."""
+        _SPARING.set(self)
+
+    def cancel_outside(self, tasks: Iterable[asyncio.Task[Any]]) -> None:
+        """Cancel each of ``tasks`` not inside the section now; the others end it (and
+        their mail: the outcome, bounded) and return."""
+        for task in tasks:
+            if task not in self._inside:
+                task.cancel()
+
+    async def run(self, work: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        self._inside.add(task)
+        try:
+            return await work
+        finally:
+            self._inside.discard(task)
+
+
+#: Set in a task by ``Sparing.enter`` (a context variable is each task's own).
+_SPARING: ContextVar[Sparing | None] = ContextVar("otayori_sparing", default=None)
+
+
 async def to_the_end(work: Coroutine[Any, Any, T]) -> T:
     """Run ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
 
     Used for the SMTP transaction and its ``sent`` write: a cancellation (SIGTERM past the
     shutdown grace) can then not land between the relay's 250 and the ledger write, nor
     cut a transaction whose end the ledger would not know. Both are bounded (the
-    transaction by half the lease, the write by the rest of it).
+    transaction by half the lease, the write by the rest of it). In a task whose canceller
+    is a ``Sparing`` the work runs in place, never cancelled.
     """
+    sparing = _SPARING.get()
+    if sparing is not None:
+        return await sparing.run(work)
     task = asyncio.ensure_future(work)
     cancelled = False
     while not task.done():

@@ -16,11 +16,9 @@ the position of the reply, and the addresses (already checked by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -170,11 +168,10 @@ class SmtpPool:
         async with self.slot():
             return await self.transmit(sender, recipient, data)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the ``pool_size`` connection slots (``transmit`` needs one)."""
-        async with self._slots:
-            yield
+    def slot(self) -> asyncio.Semaphore:
+        """``async with`` it to hold one of the ``pool_size`` connection slots (``transmit``
+        needs one)."""
+        return self._slots
 
     async def transmit(
         self, sender: str, recipient: str, data: bytes, *, within: float | None = None

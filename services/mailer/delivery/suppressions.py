@@ -88,7 +88,9 @@ class SuppressionMirror:
         self._state = _State()
         self._watcher: KeyValue.KeyWatcher | None = None
         self._follower: asyncio.Task[None] | None = None
-        self._next: asyncio.Future[_State] | None = None
+        # The lookups waiting for the next probe not yet sent, a future each (a lookup's
+        # cancellation cancels its own future only).
+        self._next: list[asyncio.Future[_State]] | None = None
         self._prober: asyncio.Task[None] | None = None
         self._missed_at: int | None = None  # ``applied`` at the last probe that timed out
 
@@ -115,7 +117,7 @@ class SuppressionMirror:
     async def is_suppressed(self, address: str) -> bool:
         key = address_key(address)
         try:
-            state = await asyncio.shield(self._join())
+            state = await self._join()
         except MirrorBehind:
             return await self._get(key)
         return key in state.keys
@@ -131,12 +133,16 @@ class SuppressionMirror:
                 state.apply(entry)
 
     def _join(self) -> asyncio.Future[_State]:
-        """The next probe not yet sent (created, and the prober started, when needed)."""
+        """This lookup's place in the next probe not yet sent (the probe created, and the
+        prober started, when needed)."""
+        joined: asyncio.Future[_State] = asyncio.get_running_loop().create_future()
         if self._next is None:
-            self._next = asyncio.get_running_loop().create_future()
+            self._next = [joined]
             if self._prober is None or self._prober.done():
                 self._prober = asyncio.create_task(self._probe_loop())
-        return self._next
+        else:
+            self._next.append(joined)
+        return joined
 
     async def _probe_loop(self) -> None:
         while self._next is not None:
@@ -150,8 +156,10 @@ class SuppressionMirror:
                     await state.wait_for(await self._last_sequence(self._stream))
             except (MirrorBehind, TimeoutError, NatsError) as exc:
                 log.warning("suppressions.mirror_behind", extra={"error": type(exc).__name__})
-                joined.set_exception(MirrorBehind(type(exc).__name__))
-                joined.exception()  # retrieved: every waiter falls back to a direct get
+                for waiter in joined:
+                    if not waiter.done():  # else its lookup was cancelled
+                        waiter.set_exception(MirrorBehind(type(exc).__name__))
+                        waiter.exception()  # retrieved: its lookup falls back to a get
                 # A watcher still making progress (a large bucket replaying, a CPU stall)
                 # is kept: rebuilding would start its replay over and never catch up.
                 # Only a dead watcher, or one that has not moved since the last miss, goes.
@@ -162,7 +170,9 @@ class SuppressionMirror:
                     await self._rebuild()
             else:
                 self._missed_at = None
-                joined.set_result(state)
+                for waiter in joined:
+                    if not waiter.done():
+                        waiter.set_result(state)
 
     async def _rebuild(self) -> None:
         """A fresh watcher and state; the old state object is left as it was."""

@@ -20,6 +20,7 @@ from nats.js.errors import (
     APIError,
     BadRequestError,
     InvalidKeyError,
+    KeyNotFoundError,
     KeyWrongLastSequenceError,
     NoStreamResponseError,
     NotFoundError,
@@ -189,6 +190,37 @@ async def test_kv_delete_with_last_follows_nats_py(
     assert ours.value.err_code == theirs.value.err_code == 10071
     assert await fast.delete("hr.P1", last=rev) is True
     assert await fast.create("hr.P1", b"again") > rev  # over the delete marker
+
+
+async def test_writes_sent_together_answer_each_as_alone(
+    pub: FastPublisher, js: JetStreamContext
+) -> None:
+    """``write_all``: each write's revision or its own error, the same through ``FastKV``
+    (sent together) and through nats-py's bucket (one task each)."""
+    for bucket in ("mail_pending", "mail_ledger"):
+        kv = await js.key_value(bucket)
+        first = await kv.create("a", b"1")
+        await kv.create("b", b"1")
+        writers: list[kvscan.KvWrites] = [FastKV(pub, kv, bucket), kv]
+        for n, writes in enumerate(writers):
+            entry_a, entry_b = await kv.get("a"), await kv.get("b")
+            answers = await fastpub.write_all(
+                writes,
+                [
+                    ("a", f"v{n}".encode(), entry_a.revision or 0),
+                    ("a", b"conflict", entry_a.revision or 0),  # the first moved it on
+                    ("b", None, entry_b.revision or 0),  # a delete marker
+                    ("bad key", b"x", 1),
+                ],
+            )
+            assert isinstance(answers[0], int) and answers[0] > first
+            assert isinstance(answers[1], KeyWrongLastSequenceError)
+            assert not isinstance(answers[2], Exception)
+            assert isinstance(answers[3], InvalidKeyError)
+            assert (await kv.get("a")).value == f"v{n}".encode()
+            with pytest.raises(KeyNotFoundError):  # deleted
+                await kv.get("b")
+            await kv.put("b", b"again")  # for the next writer
 
 
 async def test_an_unreadable_reply_raises_in_its_caller(pub: FastPublisher, nc: Client) -> None:

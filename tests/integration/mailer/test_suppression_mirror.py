@@ -77,6 +77,22 @@ async def test_concurrent_lookups_share_probes_and_agree_with_the_bucket(
     assert {a for a, s in zip(addresses, answers, strict=True) if s} == suppressed
 
 
+async def test_a_cancelled_lookup_leaves_the_others_of_its_probe_answered(
+    mirror: SuppressionMirror, bucket: KeyValue
+) -> None:
+    """A mail handler cancelled (shutdown) while its lookup waits for the probe must not
+    take the probe, and the other lookups waiting for it, down with it."""
+    await _suppress(bucket, "s@au.com")
+    gone = asyncio.create_task(mirror.is_suppressed("x@au.com"))
+    kept = asyncio.create_task(mirror.is_suppressed("s@au.com"))
+    await asyncio.sleep(0)  # a scheduling step: both have joined the same probe
+    gone.cancel()
+    assert await kept
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert await mirror.is_suppressed("s@au.com")
+
+
 async def test_a_dead_watcher_falls_back_to_the_bucket_and_is_replaced(
     mirror: SuppressionMirror, bucket: KeyValue
 ) -> None:

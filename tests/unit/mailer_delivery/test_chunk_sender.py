@@ -10,6 +10,7 @@ import pytest
 
 from services.mailer.delivery.chunks import ChunkSender
 from services.mailer.delivery.gates import GroupGates
+from services.mailer.delivery.recording import to_the_end
 from services.mailer.plan.model import MailWork, WorkChunk, carry
 from services.mailer.plan.work import make_work
 from shared.bus.consume import Delivery, Reject, Retry
@@ -225,3 +226,34 @@ async def test_a_group_may_keep_its_connections_busy_but_never_hold_every_slot()
     assert await _admitted(gates.admission("gmail")) == 16
     assert await _admitted(gates.admission("other")) == 63  # one slot always left
     assert await _admitted(GroupGates(table, {}).admission("other")) == 64
+
+
+async def test_a_cancelled_chunk_lets_its_exchanges_end_and_cancels_the_waiting_mails() -> None:
+    """SIGTERM past the grace: a mail inside its SMTP exchange and ``sent`` write ends
+    them (and its outcome), a mail still waiting for a slot is cancelled, and the chunk's
+    handler is cancelled (left unacked) once both have ended."""
+    relay_answers, inside = asyncio.Event(), asyncio.Event()
+    ended: list[str] = []
+
+    async def exchange(work: MailWork) -> str:
+        inside.set()
+        await relay_answers.wait()
+        return "250"
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        reply = await to_the_end(exchange(work))
+        ended.append(f"{work.mail_id} {reply}")  # the outcome would be published here
+
+    chunk = _chunk(2)
+    fake = FakeDelivery()
+    handler = asyncio.create_task(
+        _sender(send, Published(), concurrency=1).handle(chunk, _delivery(fake))
+    )
+    await inside.wait()  # the first mail holds the only slot, inside its exchange
+    handler.cancel()
+    await asyncio.sleep(0)  # a scheduling step: the waiting mail's cancellation lands
+    assert not handler.done()  # still waiting for the exchange
+    relay_answers.set()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    assert ended == [f"{chunk.works[0].mail_id} 250"]

@@ -1,5 +1,8 @@
 """The pending store's assign and release write what the general code wrote.
 
+(Their writes for many entries go out together: ``_apply_all``; here one entry at a time,
+with a concurrent writer, against the general code's one ``change`` per entry.)
+
 ``PendingStore.assign`` / ``release`` skip the deep ``new == current`` comparison (the
 pure change knows whether it changed anything), the store decodes entries with a narrow
 model and encodes them straight to bytes. ``GeneralStore`` below is the store as it was:
@@ -10,6 +13,7 @@ optionally getting in first, and must leave the same writes, revisions and answe
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -73,27 +77,31 @@ class GeneralStore(PendingStore):
 
     async def assign(
         self,
-        stored: Stored,
+        stored: Sequence[Stored],
         run: str,
         eligible: Eligible,
         useless: Eligible,
         siblings: Siblings | None = None,
-    ) -> tuple[tuple[PendingSource, ...], Stored | None]:
-        taken: tuple[PendingSource, ...] = ()
+    ) -> list[tuple[tuple[PendingSource, ...], Stored | None]]:
+        answers: list[tuple[tuple[PendingSource, ...], Stored | None]] = []
+        for one in stored:
+            taken: tuple[PendingSource, ...] = ()
 
-        def change(entry: PendingEntry) -> PendingEntry | None:
-            nonlocal taken
-            result = reference_assign(entry, run, eligible, useless, siblings)
-            taken = result.taken
-            return result.entry if result.changed else None
+            def change(entry: PendingEntry) -> PendingEntry | None:
+                nonlocal taken
+                result = reference_assign(entry, run, eligible, useless, siblings)
+                taken = result.taken
+                return result.entry if result.changed else None
 
-        written = await self.change(stored.key, change, hint=stored)
-        return taken, written
+            written = await self.change(one.key, change, hint=one)
+            answers.append((taken, written))
+        return answers
 
     async def release(
-        self, key: str, run: str, *, today: date | None = None, hint: Stored | None = None
+        self, entries: Sequence[tuple[str, Stored | None]], run: str, *, today: date | None = None
     ) -> None:
-        await self.change(key, lambda entry: reference_release(entry, run, today), hint=hint)
+        for key, hint in entries:
+            await self.change(key, lambda entry: reference_release(entry, run, today), hint=hint)
 
     async def _write(self, key: str, entry: PendingEntry, last: int) -> Stored | None:
         if not entry.events and not entry.mailed and not entry.recent:
@@ -122,8 +130,8 @@ async def _run(
         if stored is None:
             answers.append(None)
             continue
-        taken, written = await store.assign(stored, run, eligible, useless, sibling)
-        await store.release(key, run, today=today, hint=written)
+        [(taken, written)] = await store.assign([stored], run, eligible, useless, sibling)
+        await store.release([(key, written)], run, today=today)
         answers.append((taken, written))
     return answers
 
