@@ -162,13 +162,14 @@ def apply_bounce(
 def _evidence_only(
     base: QueueEntry, ev: QueueEvidence, key: str, policy: Policy, now: datetime
 ) -> QueueEntry:
-    """The bounce joins the evidence (and a note, when the patron has a flag); the flag,
-    its counts and the soft repeats are left alone."""
+    """The bounce joins the evidence, marked ``moved_away`` (and a note, when the patron
+    has a flag); the flag, its counts and the soft repeats are left alone."""
     notes = list(base.notes)
     if base.status is not None:
         notes.append(FlagNote(at=now, by="system", status=base.status, text=MOVED_NOTE))
+    marked = ev.model_copy(update={"moved_away": True})
     update: dict[str, object] = {
-        "evidence": [*base.evidence, ev][-policy.evidence_limit :],
+        "evidence": [*base.evidence, marked][-policy.evidence_limit :],
         "bounce_ids": [*base.bounce_ids, key][-policy.ids_limit :],
         "notes": notes,
         "updated_at": now,

@@ -9,6 +9,9 @@ from shared.contracts.staff import QueueListReply, QueueShowReply, QueueUpdateRe
 
 JST = ZoneInfo("Asia/Tokyo")
 STATUS_JA = {"open": "未対応", "contacted": "連絡済み", "resolved": "解決済み"}
+#: Ends the evidence line of a bounce for an address the patron had already left
+#: (``QueueEvidence.moved_away``): it says nothing about the current address.
+MOVED_MARK = "【変更前のメールアドレス宛て】"
 
 
 def _t(when: datetime | None) -> str:
@@ -48,6 +51,7 @@ def render_show(reply: QueueShowReply) -> str:
         out.append(
             f"  {_t(ev.received_at)} {ev.source} {ev.category} {ev.status or '-'} "
             f"[{ev.correlation}{', VERP偽造' if ev.verp == 'forged' else ''}] {mail}"
+            f"{' ' + MOVED_MARK if ev.moved_away else ''}"
         )
         if ev.diagnostic:
             out.append(f"    {ev.diagnostic[:200]}")

@@ -48,6 +48,13 @@ class QueueEvidence(_Model):
     mail_key: str | None = Field(None, max_length=300)
     mail_kind: MailKind | None = None
     message_id: str | None = Field(None, max_length=300)
+    moved_away: bool = Field(
+        False,
+        # Written only when true: other evidence reads exactly as before this field, also
+        # to readers that predate it (they forbid unknown fields).
+        exclude_if=lambda moved: not moved,
+        description="The mail went to an address the patron had already left: evidence only.",
+    )
 
 
 class SoftHit(_Model):
