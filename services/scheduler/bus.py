@@ -5,21 +5,48 @@ window (8 days, same ``Nats-Msg-Id``) only covers a re-publish soon after the fi
 both the engine and ``otayori schedule fire`` ask the stream first: ``fired_on`` reads the
 trigger's ``schedule.fired.<trigger>`` messages (the SCHEDULE stream keeps 120 days; a few
 hundred small messages per trigger at most) and returns the latest one for that run date.
+
+Any client can publish on that subject, and an older or newer version may have: a message
+that is not a valid ``TriggerFired`` of the subject's trigger is not a fire record. It is
+skipped with a warning (``scheduler.fired_unreadable``: stream sequence and subject, never
+the payload), and the answer comes from the valid ones.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 
 from shared.bus import kvscan
 from shared.bus.publish import publish
 from shared.contracts.base import Event
 from shared.contracts.schedule import TriggerFired
 
+from .errors import problems
+
 SCHEDULE_STREAM = "SCHEDULE"
+
+log = logging.getLogger(__name__)
+
+
+def _subject(trigger: str) -> str:
+    return f"{TriggerFired.SUBJECT}.{trigger}"
+
+
+def _read_fire(data: bytes | None, trigger: str) -> TriggerFired | str:
+    """The fire record in ``data``, or what is wrong with it (never the value itself)."""
+    try:
+        event = TriggerFired.model_validate_json(data or b"")
+    except ValidationError as exc:
+        return problems(exc)
+    if event.trigger != trigger:
+        return f"a fire of {event.trigger}, not of {trigger}"
+    return event
 
 
 class ScheduleBus:
@@ -35,21 +62,42 @@ class ScheduleBus:
         """The latest TriggerFired (forced or not) of ``trigger`` for ``run_date`` in the
         stream, if any. Raises ``ScanError`` when the server does not deliver what it
         counted (transient: the caller retries)."""
-        subject = f"{TriggerFired.SUBJECT}.{trigger}"
-        last = await self._last(subject)
-        if last is None or last.run_date == run_date:
-            return last  # nothing fired yet for this trigger, or the common re-fire
-        matching = [e for e in await self._all(subject) if e.run_date == run_date]
+        msg = await self._last(trigger)
+        if msg is None:
+            return None  # nothing fired yet for this trigger
+        last = _read_fire(msg.data, trigger)
+        if isinstance(last, TriggerFired) and last.run_date == run_date:
+            return last  # the common re-fire
+        # An earlier run date, or not a fire record (logged by the scan): look at them all.
+        matching = [e for e in await self.fires(trigger) if e.run_date == run_date]
         return matching[-1] if matching else None
 
-    async def _last(self, subject: str) -> TriggerFired | None:
+    async def latest_fired(self, trigger: str) -> TriggerFired | None:
+        """The valid TriggerFired of ``trigger`` with the latest nominal time, if any: the
+        occurrence handled last (a forced re-run of an earlier one does not count as later)."""
+        return max(await self.fires(trigger), key=lambda e: e.nominal_time, default=None)
+
+    async def _last(self, trigger: str) -> RawStreamMsg | None:
         try:
-            msg = await self._js.get_last_msg(SCHEDULE_STREAM, subject)
+            return await self._js.get_last_msg(SCHEDULE_STREAM, _subject(trigger))
         except NotFoundError:
             return None
-        return TriggerFired.model_validate_json(msg.data) if msg.data else None
 
-    async def _all(self, subject: str) -> list[TriggerFired]:
-        """Every TriggerFired on ``subject``, in stream order."""
-        msgs = await kvscan.subject_messages(self._js, SCHEDULE_STREAM, subject)
-        return [TriggerFired.model_validate_json(m.data) for m in msgs]
+    async def fires(self, trigger: str) -> list[TriggerFired]:
+        """Every valid TriggerFired of ``trigger``, in stream order (the others skipped)."""
+        subject = _subject(trigger)
+        found: list[TriggerFired] = []
+        for msg in await kvscan.subject_messages(self._js, SCHEDULE_STREAM, subject):
+            event = _read_fire(msg.data, trigger)
+            if isinstance(event, TriggerFired):
+                found.append(event)
+                continue
+            log.warning(
+                "scheduler.fired_unreadable",
+                extra={
+                    "sequence": msg.metadata.sequence.stream,
+                    "subject": msg.subject,
+                    "detail": event,
+                },
+            )
+        return found

@@ -13,12 +13,7 @@ from typing import Any
 from shared.contracts.schedule import TRIGGER_NAMES
 
 from . import commands
-from .records import MAX_REASON
-
-#: The days the commands accept. The calendar looks weeks past the last day asked for (a
-#: weekly run's window, a hold's pickup deadline): a day near ``date.max`` would overflow.
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2999, 12, 31)
+from .records import FIRST_DAY, LAST_DAY, MAX_REASON
 
 
 def _in_range(day: date, text: str) -> None:

@@ -33,9 +33,16 @@ from .calendar import (
 )
 from .calendar.holidays_jp import JapaneseHolidays
 from .calendar_file import load_calendar_file
-from .errors import SchedulerError
+from .errors import SchedulerError, UnreadableClosures, UnreadableRecord
 from .plan import json_lines, plan_row, table
-from .records import ForcedRecord, PauseRecord, RuntimeClosure, closure_key
+from .records import (
+    FIRST_DAY,
+    LAST_DAY,
+    ForcedRecord,
+    PauseRecord,
+    RuntimeClosure,
+    closure_key,
+)
 from .settings import SchedulerSettings
 from .store import ClosureStore, StateStore
 from .triggers import build_calendar
@@ -49,8 +56,12 @@ def _clock(settings: SchedulerSettings) -> Clock:
     return clock_from_settings(settings.clock_start, settings.clock_speed, settings.clock_anchor)
 
 
-def _fail(message: str) -> int:
+def _warn(message: str) -> None:
     print(f"otayori schedule: {mask_url(message)}", file=sys.stderr)
+
+
+def _fail(message: str) -> int:
+    _warn(message)
     return 1
 
 
@@ -58,6 +69,42 @@ def _nats_failure(settings: SchedulerSettings, exc: Exception) -> int:
     if isinstance(exc, BucketNotFoundError):
         return _fail("the scheduler's KV buckets do not exist yet: run `otayori provision`")
     return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+
+
+def _reopen_days(key: str) -> tuple[date, date] | None:
+    """The ``--from`` and ``--to`` with which ``reopen`` removes ``key``, if it can."""
+    kind, _, days = key.partition(".")
+    start, _, end = days.partition(".")
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return None
+    accepted = all(FIRST_DAY <= day <= LAST_DAY for day in (first, last))
+    if kind != "closure" or not accepted or closure_key(first, last) != key:
+        return None
+    return first, last
+
+
+def closure_removal(key: str) -> str:
+    """The command that removes the runtime closure at ``key``, readable or not: ``reopen``
+    for a key it can name (``closure.<from>.<to>``), else the ``nats`` CLI."""
+    days = _reopen_days(key)
+    if days is None:
+        return f"nats kv del schedule_closures {key}"
+    return f"otayori schedule reopen --from {days[0]} --to {days[1]}"
+
+
+def unreadable_closures(exc: UnreadableClosures) -> str:
+    """For staff: which closures are unreadable, how to remove them, what it means."""
+    found = "; ".join(
+        f"schedule_closures[{r.key}] is unreadable ({r.detail}): remove it with "
+        f"`{closure_removal(r.key)}`"
+        for r in exc.records
+    )
+    return (
+        f"{found}. Until then the scheduler fires nothing (which days are closed is unknown); "
+        "if those days are closed, add them again with `otayori schedule close`"
+    )
 
 
 def operator_name() -> str:
@@ -88,18 +135,35 @@ def _calendar(settings: SchedulerSettings) -> Calendar:
 async def _runtime_state(
     settings: SchedulerSettings, cal: Calendar
 ) -> tuple[Calendar, set[str], str | None]:
-    """Calendar with runtime closures, paused triggers; or an error text if NATS is away."""
+    """Calendar with runtime closures, paused triggers; or an error text if NATS is away
+    or a runtime closure is unreadable (said on stderr, with how to remove it)."""
     try:
         async with _connect(settings) as nc:
             js = nc.jetstream()
             closures = await (await ClosureStore.open(js)).closures()
-            state = await StateStore.open(js)
-            paused: set[str] = {
-                t.name for t in cal.triggers if await state.paused(t.name) is not None
-            }
+            paused = await _paused(await StateStore.open(js), cal)
+    except UnreadableClosures as exc:
+        _warn(unreadable_closures(exc))
+        return cal, set(), f"unreadable: {', '.join(exc.keys)}"
     except BUS_ERRORS as exc:
         return cal, set(), mask_url(f"{type(exc).__name__}: {exc}".strip(": "))
     return cal.with_closures(closures), paused, None
+
+
+async def _paused(state: StateStore, cal: Calendar) -> set[str]:
+    """The paused triggers. An unreadable pause counts, as in the scheduler (said on stderr)."""
+    paused: set[str] = set()
+    for name in (t.name for t in cal.triggers):
+        try:
+            if await state.paused(name) is None:
+                continue
+        except UnreadableRecord as exc:
+            _warn(
+                f"schedule_state[{exc.key}] is unreadable ({exc.detail}): the scheduler treats "
+                f"{name} as paused; `otayori schedule resume {name}` removes it"
+            )
+        paused.add(name)
+    return paused
 
 
 async def plan(args: argparse.Namespace) -> int:
@@ -165,6 +229,8 @@ async def fire(args: argparse.Namespace) -> int:
                     f"{occ.id} is suspended ({occ.suppressed_by}); reopen the days or use --force"
                 )
             state, event_id = await _fire_once(js, occ, now, force=args.force, by=by)
+    except UnreadableClosures as exc:
+        return _fail(unreadable_closures(exc))
     except SchedulerError as exc:
         return _fail(str(exc))
     except BUS_ERRORS as exc:

@@ -10,6 +10,11 @@ duplicate window (same Nats-Msg-Id, 8 days) covers a race. A trigger thus fires 
 once per JST run date (once per batch for the weekly ones), whoever fired it (the engine,
 ``otayori schedule fire``) and whatever its time setting was then. Every publish is
 preceded by a lease renewal (fencing).
+
+Unreadable records (any client can write the buckets and the stream) do not end the loop:
+fire messages that are not fire records are skipped (``ScheduleBus``); while a runtime
+closure is unreadable nothing fires (the tick is retried like a transient error); an
+unreadable trigger state is rebuilt from the stream; an unreadable pause counts as paused.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from .calendar import (
     suspended_event,
 )
 from .calendar.catchup import Action
-from .errors import LeaseLost, StateConflict
+from .errors import LeaseLost, StateConflict, UnreadableClosures, UnreadableRecord
 from .lease import Lease
 from .metrics import SchedulerMetrics
 from .records import Outcome, TriggerState
@@ -57,6 +62,7 @@ log = logging.getLogger(__name__)
 class Bus(Protocol):
     async def publish(self, event: Event) -> bool: ...
     async def fired_on(self, trigger: str, run_date: date) -> TriggerFired | None: ...
+    async def latest_fired(self, trigger: str) -> TriggerFired | None: ...
 
 
 def describe(exc: BaseException) -> str:
@@ -122,6 +128,13 @@ class Scheduler:
                 "scheduler.tick_failed",
                 extra={"error": type(exc).__name__, "detail": describe(exc)},
             )
+        except UnreadableClosures as exc:
+            # Fail safe: firing on a day staff closed is the worse error. Nothing was
+            # recorded as handled: the next tick retries (and logs this again).
+            log.error(
+                "scheduler.closures_unreadable",
+                extra={"keys": exc.keys, "detail": describe(exc)},
+            )
 
     async def _lead(self) -> bool:
         if self.lease.held:
@@ -172,18 +185,47 @@ class Scheduler:
 
     async def _load(self, spec: TriggerSpec, now: datetime) -> _Cached:
         cached = self._cache.get(spec.name)
-        if cached is not None:
-            return cached
-        found = await self._state.get(spec.name)
-        if found is not None:
-            cached = _Cached(*found)
-        else:
-            # First start: nothing in the past is fired (use `schedule fire` for that).
-            state = self._new_state(now, None, "init")
-            cached = _Cached(state, await self._state.save(spec.name, state, last=None))
-            log.info("scheduler.state_initialised", extra={"trigger": spec.name})
-        self._cache[spec.name] = cached
+        if cached is None:
+            cached = await self._read_state(spec, now)
+            self._cache[spec.name] = cached
         return cached
+
+    async def _read_state(self, spec: TriggerSpec, now: datetime) -> _Cached:
+        try:
+            found = await self._state.get(spec.name)
+        except UnreadableRecord as exc:
+            return await self._rebuild(spec, exc, now)
+        if found is not None:
+            return _Cached(*found)
+        # First start: nothing in the past is fired (use `schedule fire` for that).
+        state = self._new_state(now, None, "init")
+        cached = _Cached(state, await self._state.save(spec.name, state, last=None))
+        log.info("scheduler.state_initialised", extra={"trigger": spec.name})
+        return cached
+
+    async def _rebuild(
+        self, spec: TriggerSpec, unreadable: UnreadableRecord, now: datetime
+    ) -> _Cached:
+        """A state for ``spec`` from the stream, written over the unreadable one (CAS at its
+        revision): the latest fire is the occurrence handled last; without one, a first
+        start. What came due since is handled as after downtime (``_already_fired`` keeps
+        a run date from firing twice)."""
+        last = await self._bus.latest_fired(spec.name)
+        if last is None:
+            state = self._new_state(now, None, "init")
+        else:
+            state = self._new_state(last.nominal_time, last.occurrence_id, "fired")
+        revision = await self._state.save(spec.name, state, last=unreadable.revision)
+        log.error(
+            "scheduler.state_rebuilt",
+            extra={
+                "trigger": spec.name,
+                "revision": unreadable.revision,
+                "handled_through": state.handled_through.isoformat(),
+                "detail": unreadable.detail,
+            },
+        )
+        return _Cached(state, revision)
 
     def _new_state(self, through: datetime, last: str | None, outcome: Outcome) -> TriggerState:
         return TriggerState(
@@ -199,13 +241,29 @@ class Scheduler:
         self, spec: TriggerSpec, cached: _Cached, calendar: Calendar, now: datetime
     ) -> None:
         occs = due(spec, cached.state.handled_through, now, calendar)
-        paused = await self._state.paused(spec.name) is not None
+        paused = await self._paused(spec.name)
         outcome: Outcome = "skipped"
         for action in decide(occs, now, spec, paused=paused):
             outcome = await self._execute(action, now)
         state = self._new_state(occs[-1].nominal, occs[-1].id, outcome)
         revision = await self._state.save(spec.name, state, last=cached.revision)
         self._cache[spec.name] = _Cached(state, revision)
+
+    async def _paused(self, trigger: str) -> bool:
+        """Whether ``trigger`` is paused; an unreadable pause counts as one (fail safe)."""
+        try:
+            return await self._state.paused(trigger) is not None
+        except UnreadableRecord as exc:
+            log.error(
+                "scheduler.pause_unreadable",
+                extra={
+                    "trigger": trigger,
+                    "key": exc.key,
+                    "revision": exc.revision,
+                    "detail": exc.detail,
+                },
+            )
+            return True
 
     async def _execute(self, action: Action, now: datetime) -> Outcome:
         if isinstance(action, Fire):

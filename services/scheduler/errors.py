@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pydantic import ValidationError
+
 
 class SchedulerError(Exception):
     """Root of every scheduler error."""
@@ -44,3 +46,47 @@ class StateConflict(SchedulerError):
     def __init__(self, key: str) -> None:
         super().__init__(f"schedule_state[{key}] was changed by another writer")
         self.key = key
+
+
+class UnreadableRecord(SchedulerError):
+    """A stored value that is not a valid record (written by another client, or by an older
+    or newer version). ``detail`` says which fields are wrong, never the value (it may hold
+    anything); ``revision`` is the entry's, for a compare-and-set over it."""
+
+    def __init__(self, bucket: str, key: str, revision: int, detail: str) -> None:
+        super().__init__(f"{bucket}[{key}] (revision {revision}) is unreadable: {detail}")
+        self.bucket = bucket
+        self.key = key
+        self.revision = revision
+        self.detail = detail
+
+    @classmethod
+    def of(cls, bucket: str, key: str, revision: int, exc: ValidationError) -> UnreadableRecord:
+        return cls(bucket, key, revision, problems(exc))
+
+
+class UnreadableClosures(SchedulerError):
+    """Runtime closures that cannot be read: which days are closed is unknown, so nothing
+    fires until they are removed (or rewritten)."""
+
+    def __init__(self, records: tuple[UnreadableRecord, ...]) -> None:
+        super().__init__("; ".join(str(r) for r in records))
+        self.records = records
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.key for r in self.records]
+
+
+def problems(exc: ValidationError, limit: int = 200) -> str:
+    """What is wrong with a value, by field, without the value itself."""
+    parts: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        if err["type"] == "extra_forbidden":
+            text = "fields the record does not have"  # their names come from the value
+        else:
+            where = ".".join(str(p) for p in err["loc"])
+            text = f"{where}: {err['msg']}" if where else err["msg"]
+        if text not in parts:
+            parts.append(text)
+    return "; ".join(parts)[:limit]

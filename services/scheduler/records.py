@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .calendar.model import Closure
 
@@ -13,6 +13,10 @@ Outcome = Literal["init", "fired", "missed", "suspended", "skipped"]
 
 #: Longest closure reason (calendar file and ``schedule close --reason``).
 MAX_REASON = 200
+#: The days the commands accept. The calendar looks weeks past the last day asked for (a
+#: weekly run's window, a hold's pickup deadline): a day near ``date.max`` would overflow.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 def not_blank(text: str) -> str:
@@ -76,6 +80,14 @@ class RuntimeClosure(_Record):
     reason: Reason
     added_at: AwareDatetime
     by: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RuntimeClosure:
+        # Checked here, not only by ``Closure``: a value written by hand must be unreadable
+        # when it is read, not fail later when the engine applies it.
+        if self.end < self.start:
+            raise ValueError(f"the closure ends ({self.end}) before it starts ({self.start})")
+        return self
 
     @property
     def key(self) -> str:

@@ -1,16 +1,23 @@
 """KV adapters: trigger state and pauses (``schedule_state``), runtime closures
-(``schedule_closures``). Writes that race (state) are compare-and-set."""
+(``schedule_closures``). Writes that race (state) are compare-and-set.
+
+Any client can write these buckets, and an older or newer version may have written them:
+a value that is not a valid record raises ``UnreadableRecord`` (key and revision, never the
+value) and the caller decides what is safe (see ``engine``)."""
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import BaseModel, ValidationError
 
 from shared.bus import kvscan
 
 from .calendar.model import Closure
-from .errors import StateConflict
+from .errors import StateConflict, UnreadableClosures, UnreadableRecord
 from .records import ForcedRecord, PauseRecord, RuntimeClosure, TriggerState
 
 STATE_BUCKET = "schedule_state"
@@ -18,8 +25,23 @@ CLOSURES_BUCKET = "schedule_closures"
 LEASE_BUCKET = "schedule_lease"
 
 
+R = TypeVar("R", bound=BaseModel)
+
+
 def _state_key(trigger: str) -> str:
     return f"trigger.{trigger}"
+
+
+def _pause_key(trigger: str) -> str:
+    return f"pause.{trigger}"
+
+
+def read(model: type[R], bucket: str, key: str, value: bytes | None, revision: int) -> R:
+    """``value`` as ``model``, or ``UnreadableRecord`` (an empty value is unreadable too)."""
+    try:
+        return model.model_validate_json(value or b"")
+    except ValidationError as exc:
+        raise UnreadableRecord.of(bucket, key, revision, exc) from None
 
 
 class StateStore:
@@ -33,12 +55,15 @@ class StateStore:
         return cls(await js.key_value(STATE_BUCKET))
 
     async def get(self, trigger: str) -> tuple[TriggerState, int] | None:
+        """The state and its revision; raises ``UnreadableRecord`` (with the revision, for
+        a compare-and-set over it) when the value is not a valid state."""
+        key = _state_key(trigger)
         try:
-            entry = await self._kv.get(_state_key(trigger))
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
-        assert entry.value is not None and entry.revision is not None
-        return TriggerState.model_validate_json(entry.value), entry.revision
+        revision = entry.revision or 0
+        return read(TriggerState, STATE_BUCKET, key, entry.value, revision), revision
 
     async def save(self, trigger: str, state: TriggerState, last: int | None) -> int:
         """Write ``state`` if the stored revision is still ``last`` (None: must not exist)."""
@@ -52,22 +77,26 @@ class StateStore:
             raise StateConflict(key) from exc
 
     async def pause(self, trigger: str, record: PauseRecord) -> None:
-        await self._kv.put(f"pause.{trigger}", record.model_dump_json().encode())
+        await self._kv.put(_pause_key(trigger), record.model_dump_json().encode())
 
     async def resume(self, trigger: str) -> bool:
-        """Remove the pause; False when the trigger was not paused."""
-        if await self.paused(trigger) is None:
+        """Remove the pause, readable or not; False when the trigger was not paused."""
+        try:
+            await self._kv.get(_pause_key(trigger))
+        except KeyNotFoundError:
             return False
-        await self._kv.delete(f"pause.{trigger}")
+        await self._kv.delete(_pause_key(trigger))
         return True
 
     async def paused(self, trigger: str) -> PauseRecord | None:
+        """The pause, if any; raises ``UnreadableRecord`` when there is one that is not a
+        valid record (callers treat the trigger as paused)."""
+        key = _pause_key(trigger)
         try:
-            entry = await self._kv.get(f"pause.{trigger}")
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
-        assert entry.value is not None
-        return PauseRecord.model_validate_json(entry.value)
+        return read(PauseRecord, STATE_BUCKET, key, entry.value, entry.revision or 0)
 
     async def record_forced(self, trigger: str, record: ForcedRecord) -> None:
         await self._kv.put(f"forced.{trigger}", record.model_dump_json().encode())
@@ -85,8 +114,20 @@ class ClosureStore:
         return cls(await js.key_value(CLOSURES_BUCKET), js)
 
     async def records(self) -> list[RuntimeClosure]:
-        items = await kvscan.scan(self._js, CLOSURES_BUCKET)
-        return [RuntimeClosure.model_validate_json(item.value) for item in items]
+        """Every runtime closure; raises ``UnreadableClosures`` naming every value that is
+        not a valid closure (which days are closed is then unknown)."""
+        records: list[RuntimeClosure] = []
+        unreadable: list[UnreadableRecord] = []
+        for item in await kvscan.scan(self._js, CLOSURES_BUCKET):
+            try:
+                records.append(
+                    read(RuntimeClosure, CLOSURES_BUCKET, item.key, item.value, item.revision)
+                )
+            except UnreadableRecord as exc:
+                unreadable.append(exc)
+        if unreadable:
+            raise UnreadableClosures(tuple(unreadable))
+        return records
 
     async def closures(self) -> tuple[Closure, ...]:
         return tuple(record.closure() for record in await self.records())
