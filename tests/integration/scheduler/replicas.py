@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
+from otayori.cli import build_parser
 from services.scheduler.engine import Scheduler
 from services.scheduler.records import TriggerState
 from services.scheduler.service import build_scheduler
@@ -103,3 +104,10 @@ async def state_of(js: JetStreamContext, trigger: str) -> TriggerState | None:
 
 async def all_initialised(js: JetStreamContext, triggers: tuple[str, ...]) -> bool:
     return all([await state_of(js, t) is not None for t in triggers])
+
+
+async def run_cli(argv: list[str]) -> int:
+    """``otayori ARGV`` in this process (its settings from the environment): exit code."""
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    return int(await result if asyncio.iscoroutine(result) else result)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,10 @@ from typing import Any
 import pytest
 from nats.js import JetStreamContext
 
-from otayori.cli import build_parser
 from shared.contracts.schedule import TriggerFired
 from tools.localservers import NatsServer
 
-from .replicas import schedule_events
+from .replicas import run_cli, schedule_events
 
 CALENDAR = Path(__file__).resolve().parents[3] / "config" / "calendar.yaml"
 MAIL_SAT = "weekly-loan-mail:2026-12-05T09:00:00+09:00"
@@ -31,15 +29,9 @@ def _env(monkeypatch: pytest.MonkeyPatch, fresh_nats: NatsServer) -> None:
     monkeypatch.setenv("OTAYORI_CLOCK_START", AFTER_THE_WEEKS)
 
 
-async def run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    return int(await result if asyncio.iscoroutine(result) else result)
-
-
 async def plan_rows(capsys: pytest.CaptureFixture[str], first: str, days: int) -> list[Any]:
     capsys.readouterr()
-    assert await run(["schedule", "plan", "--from", first, "--days", str(days), "--json"]) == 0
+    assert await run_cli(["schedule", "plan", "--from", first, "--days", str(days), "--json"]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -56,8 +48,8 @@ async def test_runtime_closures_and_pauses_show_in_the_plan(
         "--reason",
         "臨時休館",
     ]
-    assert await run(argv) == 0
-    assert await run(["schedule", "pause", "daily-overdue", "--note", "督促文面の見直し"]) == 0
+    assert await run_cli(argv) == 0
+    assert await run_cli(["schedule", "pause", "daily-overdue", "--note", "督促文面の見直し"]) == 0
     rows = await plan_rows(capsys, "2026-12-07", 7)
     cutoff = next(r for r in rows if r["trigger"] == "weekly-cutoff")
     assert (cutoff["suspended"], cutoff["reason"], cutoff["runtime_state"]) == (
@@ -67,8 +59,8 @@ async def test_runtime_closures_and_pauses_show_in_the_plan(
     )
     assert all(r["paused"] for r in rows if r["trigger"] == "daily-overdue")
 
-    assert await run(["schedule", "resume", "daily-overdue"]) == 0
-    assert await run(["schedule", "reopen", "--from", "2026-12-10", "--to", "2026-12-10"]) == 0
+    assert await run_cli(["schedule", "resume", "daily-overdue"]) == 0
+    assert await run_cli(["schedule", "reopen", "--from", "2026-12-10", "--to", "2026-12-10"]) == 0
     rows = await plan_rows(capsys, "2026-12-07", 7)
     assert all(r["fires"] for r in rows)
 
@@ -76,7 +68,7 @@ async def test_runtime_closures_and_pauses_show_in_the_plan(
 async def test_reopening_a_file_closure_is_refused(
     js: JetStreamContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert await run(["schedule", "reopen", "--from", "2026-12-29", "--to", "2027-01-03"]) == 1
+    assert await run_cli(["schedule", "reopen", "--from", "2026-12-29", "--to", "2027-01-03"]) == 1
     assert "calendar.yaml" in capsys.readouterr().err
 
 
@@ -84,11 +76,12 @@ async def test_fire_is_idempotent_and_force_is_a_recorded_rerun(
     js: JetStreamContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fire = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05"]
-    assert await run(fire) == 0
+    assert await run_cli(fire) == 0
     assert (
-        await run(["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05T09:00+09:00"]) == 0
+        await run_cli(["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05T09:00+09:00"])
+        == 0
     )
-    assert await run([*fire, "--force"]) == 0
+    assert await run_cli([*fire, "--force"]) == 0
     out = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
     assert out == ["fired", "duplicate", "forced"]
     events: list[TriggerFired] = await schedule_events(js, "schedule.fired.>")
@@ -99,9 +92,9 @@ async def test_fire_is_idempotent_and_force_is_a_recorded_rerun(
 async def test_fire_refuses_a_suspended_occurrence_without_force(
     js: JetStreamContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert await run(["schedule", "fire", "weekly-cutoff", "--at", "2026-12-31"]) == 1
+    assert await run_cli(["schedule", "fire", "weekly-cutoff", "--at", "2026-12-31"]) == 1
     assert "年末年始" in capsys.readouterr().err
-    assert await run(["schedule", "fire", "weekly-cutoff", "--at", "2026-12-30"]) == 1
+    assert await run_cli(["schedule", "fire", "weekly-cutoff", "--at", "2026-12-30"]) == 1
     assert "Thursdays" in capsys.readouterr().err
     assert await schedule_events(js) == []
 
@@ -113,12 +106,12 @@ async def test_fire_refuses_an_occurrence_not_yet_due(
     # with or without --force: the mailer would take Friday's events as Saturday's.
     monkeypatch.setenv("OTAYORI_CLOCK_START", "2026-12-04T18:00:00+09:00")
     fire = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05"]
-    assert await run(fire) == 1
+    assert await run_cli(fire) == 1
     assert "not due yet (now 2026-12-04 18:00)" in capsys.readouterr().err
-    assert await run([*fire, "--force"]) == 1
+    assert await run_cli([*fire, "--force"]) == 1
     assert await schedule_events(js) == []
 
 
 async def test_an_unprovisioned_server_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
-    assert await run(["schedule", "pause", "daily-overdue"]) == 1
+    assert await run_cli(["schedule", "pause", "daily-overdue"]) == 1
     assert "otayori provision" in capsys.readouterr().err

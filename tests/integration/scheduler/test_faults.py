@@ -3,7 +3,6 @@ a login name."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import logging
 from datetime import datetime
@@ -12,7 +11,6 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from otayori.cli import build_parser
 from services.scheduler import commands
 from services.scheduler.calendar import Closure
 from services.scheduler.engine import Scheduler
@@ -23,7 +21,7 @@ from shared.contracts.schedule import TRIGGER_NAMES
 from tests.support.nats import wait_for
 from tools.localservers import NatsServer
 
-from .replicas import CALENDAR, all_initialised, fired_ids, schedule_events, start_replica
+from .replicas import CALENDAR, all_initialised, fired_ids, run_cli, schedule_events, start_replica
 
 MAIL_SAT = "weekly-loan-mail:2026-12-05T09:00:00+09:00"
 TAKEOVER = 40.0
@@ -72,12 +70,6 @@ async def _has(js: JetStreamContext, occurrence_id: str) -> bool:
     return occurrence_id in await fired_ids(js)
 
 
-async def run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    return int(await result if asyncio.iscoroutine(result) else result)
-
-
 def _no_login_name() -> str:
     raise KeyError("getpwuid(): uid not found: 12345")
 
@@ -97,10 +89,10 @@ async def test_commands_without_a_login_name_record_the_uid(
     js: JetStreamContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fire = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05", "--force"]
-    assert await run(fire) == 0
-    assert await run(["schedule", "pause", "daily-overdue"]) == 0
+    assert await run_cli(fire) == 0
+    assert await run_cli(["schedule", "pause", "daily-overdue"]) == 0
     close = ["schedule", "close", "--from", "2027-02-18", "--to", "2027-02-18"]
-    assert await run([*close, "--reason", "臨時休館"]) == 0
+    assert await run_cli([*close, "--reason", "臨時休館"]) == 0
     out = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
     assert out == ["forced", "paused", "closed"]
 
@@ -130,5 +122,5 @@ async def test_fire_finds_the_operator_before_publishing_anything(
 
     monkeypatch.setattr(commands, "operator_name", broken)
     with pytest.raises(RuntimeError):
-        await run(["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05", "--force"])
+        await run_cli(["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05", "--force"])
     assert await schedule_events(js) == []

@@ -4,7 +4,6 @@ the SCHEDULE stream, not only its 8-day duplicate window."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from datetime import date, datetime, time
@@ -12,7 +11,6 @@ from datetime import date, datetime, time
 import pytest
 from nats.js import JetStreamContext
 
-from otayori.cli import build_parser
 from services.scheduler.calendar import fired_event, occurrence_at
 from services.scheduler.calendar.model import no_holidays
 from services.scheduler.engine import Scheduler
@@ -24,7 +22,15 @@ from shared.contracts.schedule import TRIGGER_NAMES, TriggerFired
 from tests.support.nats import wait_for
 from tools.localservers import NatsServer
 
-from .replicas import CALENDAR, all_initialised, fired_ids, schedule_events, start_replica, state_of
+from .replicas import (
+    CALENDAR,
+    all_initialised,
+    fired_ids,
+    run_cli,
+    schedule_events,
+    start_replica,
+    state_of,
+)
 
 SATURDAY = date(2026, 12, 5)
 MAIL_SAT = "weekly-loan-mail:2026-12-05T09:00:00+09:00"
@@ -52,12 +58,6 @@ async def publish_beyond_the_window(js: JetStreamContext, event: TriggerFired) -
     await js.publish(event.subject(), encode(event), headers=headers)
 
 
-async def run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    return int(await result if asyncio.iscoroutine(result) else result)
-
-
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, fresh_nats: NatsServer) -> None:
     monkeypatch.setenv("OTAYORI_SCHEDULER_CALENDAR_FILE", str(CALENDAR))
@@ -72,11 +72,11 @@ async def test_a_second_fire_after_the_duplicate_window_prints_duplicate(
 ) -> None:
     await publish_beyond_the_window(js, fired("weekly-loan-mail", SATURDAY))
     fire = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05"]
-    assert await run(fire) == 0
+    assert await run_cli(fire) == 0
     assert capsys.readouterr().out.split("\t")[:2] == ["duplicate", MAIL_SAT]
     assert await fired_ids(js) == [MAIL_SAT]
 
-    assert await run([*fire, "--force"]) == 0  # --force keeps its meaning: a re-run
+    assert await run_cli([*fire, "--force"]) == 0  # --force keeps its meaning: a re-run
     assert capsys.readouterr().out.startswith("forced\t")
     events: list[TriggerFired] = await schedule_events(js, "schedule.fired.>")
     assert [e.forced for e in events] == [False, True]
@@ -87,9 +87,9 @@ async def test_fire_after_the_time_setting_changed_prints_duplicate_for_that_day
     js: JetStreamContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fire = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-05"]
-    assert await run(fire) == 0
+    assert await run_cli(fire) == 0
     monkeypatch.setenv("OTAYORI_SCHEDULER_LOAN_MAIL_TIME", "10:00")
-    assert await run(fire) == 0
+    assert await run_cli(fire) == 0
     out = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert out == [["fired", MAIL_SAT, MAIL_SAT], ["duplicate", MAIL_SAT_10, MAIL_SAT]]
     assert await fired_ids(js) == [MAIL_SAT]

@@ -14,7 +14,6 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
-from otayori.cli import build_parser
 from services.scheduler.bus import ScheduleBus
 from services.scheduler.calendar import fired_event, occurrence_at
 from services.scheduler.calendar.holidays_jp import JapaneseHolidays
@@ -31,7 +30,7 @@ from shared.contracts.schedule import TRIGGER_NAMES, TriggerFired
 from tests.support.nats import stream_messages, wait_for
 from tools.localservers import NatsServer
 
-from .replicas import CALENDAR, Replica, start_replica, state_of
+from .replicas import CALENDAR, Replica, run_cli, start_replica, state_of
 
 MAIL = "weekly-loan-mail"
 MAIL_SUBJECT = f"schedule.fired.{MAIL}"
@@ -184,9 +183,9 @@ async def test_fire_by_hand_finds_the_fire_behind_an_unreadable_message(
     js: JetStreamContext, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fire = ["schedule", "fire", MAIL, "--at", "2026-12-05"]
-    assert await run(fire) == 0
+    assert await run_cli(fire) == 0
     await js.publish(MAIL_SUBJECT, GARBAGE)
-    assert await run(fire) == 0
+    assert await run_cli(fire) == 0
     out = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
     assert out == ["fired", "duplicate"]
     assert await _fires(js) == [MAIL_SAT]
@@ -236,12 +235,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, fresh_nats: NatsServer) -> None:
     monkeypatch.setenv("OTAYORI_CLOCK_START", AFTER_THE_WEEKS)
 
 
-async def run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    return int(await result if asyncio.iscoroutine(result) else result)
-
-
 @pytest.mark.parametrize(
     ("key", "hint"),
     [
@@ -261,18 +254,18 @@ async def test_the_commands_name_an_unreadable_closure_and_how_to_remove_it(
 ) -> None:
     await (await js.key_value("schedule_closures")).put(key, GARBAGE)
 
-    assert await run(["schedule", "plan", "--from", "2026-12-01", "--days", "7"]) == 0
+    assert await run_cli(["schedule", "plan", "--from", "2026-12-01", "--days", "7"]) == 0
     out, err = capsys.readouterr()
     assert key in err and hint in err and "nothing" in err
     assert "未反映" in out  # the plan says runtime state is not included
-    assert await run(["schedule", "fire", MAIL, "--at", "2026-12-05"]) == 1
+    assert await run_cli(["schedule", "fire", MAIL, "--at", "2026-12-05"]) == 1
     err = capsys.readouterr().err
     assert key in err and hint in err
     assert await _fires(js) == []
     assert MARKER not in out + err
 
     await (await js.key_value("schedule_closures")).delete(key)
-    assert await run(["schedule", "plan", "--from", "2026-12-01", "--days", "7"]) == 0
+    assert await run_cli(["schedule", "plan", "--from", "2026-12-01", "--days", "7"]) == 0
     assert capsys.readouterr().err == ""
 
 
@@ -281,8 +274,8 @@ async def test_reopen_removes_an_unreadable_closure(
     js: JetStreamContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await (await js.key_value("schedule_closures")).put("closure.2027-02-18.2027-02-19", GARBAGE)
-    assert await run(["schedule", "reopen", "--from", "2027-02-18", "--to", "2027-02-19"]) == 0
-    assert await run(["schedule", "fire", MAIL, "--at", "2026-12-05"]) == 0
+    assert await run_cli(["schedule", "reopen", "--from", "2027-02-18", "--to", "2027-02-19"]) == 0
+    assert await run_cli(["schedule", "fire", MAIL, "--at", "2026-12-05"]) == 0
     assert await _fires(js) == [MAIL_SAT]
 
 
@@ -404,13 +397,13 @@ async def test_plan_shows_an_unreadable_pause_as_paused_and_resume_removes_it(
     await (await js.key_value("schedule_state")).put(f"pause.{MAIL}", GARBAGE)
     plan = ["schedule", "plan", "--from", "2026-12-05", "--days", "1", "--json"]
 
-    assert await run(plan) == 0
+    assert await run_cli(plan) == 0
     out, err = capsys.readouterr()
     assert f"pause.{MAIL}" in err and f"otayori schedule resume {MAIL}" in err
     rows = [r for r in out.splitlines() if f'"{MAIL}"' in r]
     assert rows and all('"paused": true' in r for r in rows)
 
-    assert await run(["schedule", "resume", MAIL]) == 0
+    assert await run_cli(["schedule", "resume", MAIL]) == 0
     assert capsys.readouterr().out == f"resumed\t{MAIL}\n"
-    assert await run(plan) == 0
+    assert await run_cli(plan) == 0
     assert '"paused": true' not in capsys.readouterr().out
