@@ -285,7 +285,13 @@ class FastKV:
                 sent.append(await self._pub.send(self._prefix + key, value or b"", headers=headers))
             except Exception as exc:  # not sent: reported for this write, the others go on
                 sent.append(exc)
-        return [await _revision(s) for s in sent]
+        try:
+            return [await _revision(s) for s in sent]
+        except BaseException:  # cancelled: the other answers are awaited by nobody now
+            for waiting in sent:
+                if isinstance(waiting, asyncio.Future):
+                    waiting.cancel()  # the sweeper drops it (no error left unretrieved)
+            raise
 
     async def delete(self, key: str, last: int | None = None) -> bool:
         """A delete marker, iff the latest revision is ``last`` when given (as nats-py:

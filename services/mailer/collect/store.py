@@ -229,7 +229,9 @@ class PendingStore:
             return change
 
         written = await self._apply_all([(s.key, change_of(n), s) for n, s in enumerate(stored)])
-        return list(zip(taken, written, strict=True))
+        # An entry gone since it was scanned (its write met a conflict, the re-read found
+        # nothing) takes nothing: what its hint offered is another writer's now.
+        return [(t if w is not None else (), w) for t, w in zip(taken, written, strict=True)]
 
     async def release(
         self, entries: Sequence[tuple[str, Stored | None]], run: str, *, today: date | None = None

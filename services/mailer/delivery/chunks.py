@@ -36,6 +36,7 @@ and its ``sent`` write even then).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -107,18 +108,18 @@ class ChunkSender:
         """Each mail in its own task; what each raised (a hand-off that failed), or None.
 
         Cancelled, the members outside their SMTP exchange and ``sent`` write are
-        cancelled, the others end their mail; then the cancellation goes on."""
+        cancelled at once (as ``gather`` would: a member whose wake-up is already queued
+        never starts an exchange), the others end their mail; then the cancellation goes
+        on."""
         sparing = self._sparing
         members = [asyncio.create_task(self._member(work, delivery, sparing)) for work in works]
         try:
-            await asyncio.wait(members)
+            await _AllEnded(members, sparing)
         except asyncio.CancelledError:
-            sparing.cancel_outside(members)
             while not all(member.done() for member in members):
-                try:
-                    await asyncio.wait(members)
-                except asyncio.CancelledError:
-                    sparing.cancel_outside(members)
+                # Cancelled again: the members outside were cancelled again.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await _AllEnded(members, sparing)
             for member in members:
                 if not member.cancelled():
                     member.exception()  # retrieved: the cancellation wins
@@ -161,3 +162,28 @@ class ChunkSender:
             "mail.handed_off",
             extra={"mail_id": work.mail_id, "kind": work.kind, "reason": reason[:200]},
         )
+
+
+class _AllEnded(asyncio.Future[None]):
+    """Done when every member is; cancelling it cancels, synchronously, the members
+    outside their exchange (``Sparing``)."""
+
+    def __init__(self, members: list[asyncio.Task[None]], sparing: Sparing) -> None:
+        super().__init__()
+        self._members = members
+        self._sparing = sparing
+        self._left = sum(not member.done() for member in members)
+        if not self._left:
+            self.set_result(None)
+        for member in members:
+            if not member.done():
+                member.add_done_callback(self._ended)
+
+    def _ended(self, member: asyncio.Task[None]) -> None:
+        self._left -= 1
+        if not self._left and not self.done():
+            self.set_result(None)
+
+    def cancel(self, msg: object | None = None) -> bool:
+        self._sparing.cancel_outside(self._members)
+        return super().cancel(msg)

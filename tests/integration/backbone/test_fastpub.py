@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -25,6 +26,7 @@ from nats.js.errors import (
     NoStreamResponseError,
     NotFoundError,
 )
+from nats.js.kv import KeyValue
 
 from shared.bus import fastpub, kvscan
 from shared.bus.fastpub import FastKV, FastPublisher, pub_ack
@@ -221,6 +223,33 @@ async def test_writes_sent_together_answer_each_as_alone(
             with pytest.raises(KeyNotFoundError):  # deleted
                 await kv.get("b")
             await kv.put("b", b"again")  # for the next writer
+
+
+async def test_writes_sent_together_and_cancelled_leave_no_unread_error(
+    pub: FastPublisher, nc: Client
+) -> None:
+    """``write_all`` cancelled while it waits for its first ack (shutdown, a stalled
+    server): the other writes' answers are awaited by nobody, so they are cancelled too;
+    left to the sweeper's timeout they each logged "exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    seen: list[Msg] = []
+
+    async def silent(msg: Msg) -> None:  # a subscriber that never answers
+        seen.append(msg)
+
+    await nc.subscribe("$KV.stall.>", cb=silent)
+    fast = FastKV(pub, cast(KeyValue, None), "stall")  # the bucket is for reads only
+    writes = asyncio.create_task(fast.write_all([("a", b"1", 1), ("b", b"2", 1), ("c", None, 1)]))
+    await wait_for(lambda: len(seen) == 3)
+    writes.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writes
+    del writes
+    await wait_for(lambda: not pub._pending)  # the sweeper has dropped every write
+    gc.collect()  # an unread exception is reported when its future is collected
+    assert reported == []
 
 
 async def test_an_unreadable_reply_raises_in_its_caller(pub: FastPublisher, nc: Client) -> None:

@@ -257,3 +257,36 @@ async def test_a_cancelled_chunk_lets_its_exchanges_end_and_cancels_the_waiting_
     with pytest.raises(asyncio.CancelledError):
         await handler
     assert ended == [f"{chunk.works[0].mail_id} 250"]
+
+
+async def test_a_mail_whose_slot_just_freed_does_not_start_after_the_cancel() -> None:
+    """The cancellation and a freed slot in the same loop step: the waiting mail is
+    cancelled before it runs, so no exchange starts once shutdown has begun (found by a
+    review: the members were cancelled one step late, and this mail was then spared)."""
+    chunk = _chunk(2)
+    slot = asyncio.Semaphore(0)  # a connection slot, none free yet
+    waiting, relay_answers = asyncio.Event(), asyncio.Event()
+    started: list[str] = []
+
+    async def exchange() -> str:
+        started.append("MAIL FROM sent")
+        await relay_answers.wait()
+        return "250"
+
+    async def send(work: MailWork, delivery: Delivery) -> None:
+        if work is not chunk.works[0]:
+            await asyncio.Event().wait()  # the other mail waits elsewhere
+        waiting.set()
+        async with slot:
+            await to_the_end(exchange())
+
+    handler = asyncio.create_task(
+        _sender(send, Published(), concurrency=8).handle(chunk, _delivery(FakeDelivery()))
+    )
+    await waiting.wait()
+    slot.release()  # a slot frees: the mail's wake-up is queued
+    handler.cancel()  # SIGTERM past the grace, in the same loop step
+    relay_answers.set()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    assert started == []

@@ -25,6 +25,7 @@ from services.mailer.plan.grouping import Eligible, Siblings
 from services.mailer.plan.model import PendingEntry, PendingEvent, PendingSource
 from shared.bus import kvscan
 from tests.support.fakekv import FakeKV
+from tests.unit.mailer.builders import BATCH, loan_item, online_loan
 from tests.unit.mailer_delivery.pending_strategies import (
     RUNS,
     assert_same_entry,
@@ -201,5 +202,28 @@ def test_change_writes_nothing_for_an_equal_entry_or_the_same_one() -> None:
                 3,
             )
         ]
+
+    asyncio.run(scenario())
+
+
+def test_an_entry_gone_since_the_scan_takes_nothing() -> None:
+    """Another replica's run mailed and removed the entry after this run scanned it: the
+    write on the stale hint meets a conflict, the re-read finds nothing, and nothing is
+    taken (a review found the hint's events still returned as this run's mail)."""
+
+    async def scenario() -> None:
+        bucket = FakeBucket()
+        store = _store(PendingStore, bucket)
+        event = PendingEvent(event=online_loan([loan_item(1)], patron_id="P1"))
+        entry = PendingEntry(kind="online_loan", patron_id="P1", events=(event,))
+        key = KEYS[0]
+        bucket.data[key] = (entry.model_dump_json().encode(), 3)
+        scanned = await store.read(key)
+        assert scanned is not None
+        await bucket.delete(key)  # the other replica released and removed it
+        [(taken, written)] = await store.assign(
+            [scanned], BATCH.batch_id, lambda source: True, lambda source: False
+        )
+        assert (taken, written) == ((), None)
 
     asyncio.run(scenario())
