@@ -28,7 +28,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
-from shared.bus import fastpub, kvscan
+from shared.bus import fastpub, kvscan, natswire
 from shared.bus.fastpub import FastKV, FastPublisher, pub_ack
 from shared.bus.provision import provision
 from shared.clock import JST
@@ -368,7 +368,7 @@ async def test_the_wire_writes_what_nats_py_writes(
         sent.append(cmd)
 
     monkeypatch.setattr(nc, "_send_command", capture)
-    wire = fastpub._Wire(nc)
+    wire = natswire.Wire(nc)
     before = dict(nc.stats)
     await nc.publish(subject, payload, reply="_INBOX.r.1", headers=headers)
     theirs = dict(nc.stats)
@@ -414,7 +414,7 @@ async def test_the_wire_refuses_what_nats_py_refuses(
         with pytest.raises(Exception) as theirs:
             await nc.publish(subject, b"x" * size, reply="_INBOX.r.1", headers=headers)
         with pytest.raises(Exception) as ours:
-            await fastpub._Wire(nc).publish(subject, b"_INBOX.r.1", b"x" * size, headers)
+            await natswire.Wire(nc).publish(subject, b"_INBOX.r.1", b"x" * size, headers)
     finally:
         nc._status = connected
     assert type(ours.value) is type(theirs.value)
