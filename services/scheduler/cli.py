@@ -1,4 +1,4 @@
-"""``otayori schedule ...``: plan, fire, pause/resume, close/reopen (see docs/scheduler.md).
+"""``otayori schedule ...``: plan, status, fire, pause/resume, close/reopen (docs/scheduler.md).
 
 Trigger names and output formats are a public interface. Bad input (unknown trigger, bad
 date) is an argparse error (exit 2); a refused action exits 1.
@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.contracts.schedule import TRIGGER_NAMES
 
-from . import commands
+from . import commands, status
 from .records import FIRST_DAY, LAST_DAY, MAX_REASON
 
 
@@ -78,7 +78,9 @@ def _trigger(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add this service's sub-commands to the ``otayori`` parser."""
-    schedule = sub.add_parser("schedule", help="the library calendar: plan, fire, pause, close")
+    schedule = sub.add_parser(
+        "schedule", help="the library calendar: plan, status, fire, pause, close"
+    )
     cmds = schedule.add_subparsers(dest="schedule_command", required=True, metavar="COMMAND")
 
     p = cmds.add_parser("plan", help="upcoming occurrences in JST, closures and pauses applied")
@@ -87,6 +89,12 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per occurrence per line")
     p.add_argument("--offline", action="store_true", help="calendar file only, do not ask NATS")
     p.set_defaults(func=commands.plan)
+
+    p = cmds.add_parser(
+        "status", help="runtime state: per trigger, the leader, runtime closures (from NATS)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=status.status)
 
     p = cmds.add_parser("fire", help="publish one occurrence now (idempotent per occurrence)")
     _trigger(p)

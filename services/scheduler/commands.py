@@ -51,7 +51,7 @@ from .triggers import build_calendar
 BUS_ERRORS = (NatsError, OSError, TimeoutError, ScanError)
 
 
-def _clock(settings: SchedulerSettings) -> Clock:
+def service_clock(settings: SchedulerSettings) -> Clock:
     """The services' clock: the real one, or the demo's (``OTAYORI_CLOCK_START``)."""
     return clock_from_settings(settings.clock_start, settings.clock_speed, settings.clock_anchor)
 
@@ -60,15 +60,17 @@ def _warn(message: str) -> None:
     print(f"otayori schedule: {mask_url(message)}", file=sys.stderr)
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
+    """Say ``message`` on stderr (URL credentials masked); exit status 1."""
     _warn(message)
     return 1
 
 
-def _nats_failure(settings: SchedulerSettings, exc: Exception) -> int:
+def nats_failure(settings: SchedulerSettings, exc: Exception) -> int:
+    """Exit status 1 with one line: NATS unreachable, or the buckets not provisioned."""
     if isinstance(exc, BucketNotFoundError):
-        return _fail("the scheduler's KV buckets do not exist yet: run `otayori provision`")
-    return _fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
+        return fail("the scheduler's KV buckets do not exist yet: run `otayori provision`")
+    return fail(f"NATS unavailable at {settings.nats_url}: {type(exc).__name__} {exc}")
 
 
 def _reopen_days(key: str) -> tuple[date, date] | None:
@@ -118,7 +120,7 @@ def operator_name() -> str:
 
 
 @asynccontextmanager
-async def _connect(settings: SchedulerSettings) -> AsyncIterator[Client]:
+async def cli_connection(settings: SchedulerSettings) -> AsyncIterator[Client]:
     """A one-shot connection: fails fast instead of reconnecting forever."""
     nc = await connect_once(settings, name="otayori-schedule-cli", timeout=2)
     try:
@@ -127,7 +129,8 @@ async def _connect(settings: SchedulerSettings) -> AsyncIterator[Client]:
         await nc.close()
 
 
-def _calendar(settings: SchedulerSettings) -> Calendar:
+def file_calendar(settings: SchedulerSettings) -> Calendar:
+    """The calendar from the settings and the calendar file (runtime closures not applied)."""
     closures = load_calendar_file(settings.scheduler_calendar_file)
     return build_calendar(settings, closures, JapaneseHolidays())
 
@@ -138,7 +141,7 @@ async def _runtime_state(
     """Calendar with runtime closures, paused triggers; or an error text if NATS is away
     or a runtime closure is unreadable (said on stderr, with how to remove it)."""
     try:
-        async with _connect(settings) as nc:
+        async with cli_connection(settings) as nc:
             js = nc.jetstream()
             closures = await (await ClosureStore.open(js)).closures()
             paused = await _paused(await StateStore.open(js), cal)
@@ -169,14 +172,14 @@ async def _paused(state: StateStore, cal: Calendar) -> set[str]:
 async def plan(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     try:
-        cal = _calendar(settings)
+        cal = file_calendar(settings)
     except SchedulerError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     error: str | None = "--offline"
     paused: set[str] = set()
     if not args.offline:
         cal, paused, error = await _runtime_state(settings, cal)
-    first: date = args.start or _clock(settings).now().astimezone(cal.tz).date()
+    first: date = args.start or service_clock(settings).now().astimezone(cal.tz).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=cal.tz)
     occs = occurrences(start, start + timedelta(days=args.days), cal)
     rows = [plan_row(o, cal, paused=o.trigger in paused) for o in occs]
@@ -208,10 +211,10 @@ async def fire(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     by = operator_name()  # before anything is published
     try:
-        cal = _calendar(settings)
+        cal = file_calendar(settings)
         spec = cal.trigger(args.trigger)
-        now = _clock(settings).now()
-        async with _connect(settings) as nc:
+        now = service_clock(settings).now()
+        async with cli_connection(settings) as nc:
             js = nc.jetstream()
             cal = cal.with_closures(await (await ClosureStore.open(js)).closures())
             occ = (
@@ -223,18 +226,18 @@ async def fire(args: argparse.Namespace) -> int:
                 # A run fired ahead of its time would take today's events as that day's
                 # (a hold secured today mailed today, a batch's Thursday events mailed late).
                 local = now.astimezone(cal.tz)
-                return _fail(f"{occ.id} is not due yet (now {local:%Y-%m-%d %H:%M})")
+                return fail(f"{occ.id} is not due yet (now {local:%Y-%m-%d %H:%M})")
             if occ.suppressed_by and not args.force:
-                return _fail(
+                return fail(
                     f"{occ.id} is suspended ({occ.suppressed_by}); reopen the days or use --force"
                 )
             state, event_id = await _fire_once(js, occ, now, force=args.force, by=by)
     except UnreadableClosures as exc:
-        return _fail(unreadable_closures(exc))
+        return fail(unreadable_closures(exc))
     except SchedulerError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except BUS_ERRORS as exc:
-        return _nats_failure(settings, exc)
+        return nats_failure(settings, exc)
     print(f"{state}\t{occ.id}\t{event_id}")
     return 0
 
@@ -262,10 +265,10 @@ async def pause(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     record = PauseRecord(paused_at=SystemClock().now(), by=operator_name(), note=args.note)
     try:
-        async with _connect(settings) as nc:
+        async with cli_connection(settings) as nc:
             await (await StateStore.open(nc.jetstream())).pause(args.trigger, record)
     except BUS_ERRORS as exc:
-        return _nats_failure(settings, exc)
+        return nats_failure(settings, exc)
     print(f"paused\t{args.trigger}")
     return 0
 
@@ -273,10 +276,10 @@ async def pause(args: argparse.Namespace) -> int:
 async def resume(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     try:
-        async with _connect(settings) as nc:
+        async with cli_connection(settings) as nc:
             was_paused = await (await StateStore.open(nc.jetstream())).resume(args.trigger)
     except BUS_ERRORS as exc:
-        return _nats_failure(settings, exc)
+        return nats_failure(settings, exc)
     print(f"{'resumed' if was_paused else 'not-paused'}\t{args.trigger}")
     return 0
 
@@ -284,7 +287,7 @@ async def resume(args: argparse.Namespace) -> int:
 async def close(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     if args.end < args.start:
-        return _fail(f"--to {args.end} is before --from {args.start}")
+        return fail(f"--to {args.end} is before --from {args.start}")
     record = RuntimeClosure(  # --reason is checked by the parser (cli.reason)
         start=args.start,
         end=args.end,
@@ -293,10 +296,10 @@ async def close(args: argparse.Namespace) -> int:
         by=operator_name(),
     )
     try:
-        async with _connect(settings) as nc:
+        async with cli_connection(settings) as nc:
             await (await ClosureStore.open(nc.jetstream())).add(record)
     except BUS_ERRORS as exc:
-        return _nats_failure(settings, exc)
+        return nats_failure(settings, exc)
     print(f"closed\t{args.start}\t{args.end}\t{record.reason}")
     return 0
 
@@ -304,13 +307,13 @@ async def close(args: argparse.Namespace) -> int:
 async def reopen(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     try:
-        async with _connect(settings) as nc:
+        async with cli_connection(settings) as nc:
             store = await ClosureStore.open(nc.jetstream())
             removed = await store.remove(closure_key(args.start, args.end))
     except BUS_ERRORS as exc:
-        return _nats_failure(settings, exc)
+        return nats_failure(settings, exc)
     if not removed:
-        return _fail(
+        return fail(
             f"no runtime closure {args.start}..{args.end} (closures in "
             f"{settings.scheduler_calendar_file} are changed by editing that file)"
         )

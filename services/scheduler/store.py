@@ -1,5 +1,6 @@
 """KV adapters: trigger state and pauses (``schedule_state``), runtime closures
-(``schedule_closures``). Writes that race (state) are compare-and-set.
+(``schedule_closures``), and reading the leader lease (``schedule_lease``). Writes that race
+(state) are compare-and-set.
 
 Any client can write these buckets, and an older or newer version may have written them:
 a value that is not a valid record raises ``UnreadableRecord`` (key and revision, never the
@@ -18,7 +19,8 @@ from shared.bus import kvscan
 
 from .calendar.model import Closure
 from .errors import StateConflict, UnreadableClosures, UnreadableRecord
-from .records import ForcedRecord, PauseRecord, RuntimeClosure, TriggerState
+from .lease import LEASE_KEY
+from .records import ForcedRecord, LeaseRecord, PauseRecord, RuntimeClosure, TriggerState
 
 STATE_BUCKET = "schedule_state"
 CLOSURES_BUCKET = "schedule_closures"
@@ -102,6 +104,19 @@ class StateStore:
         await self._kv.put(f"forced.{trigger}", record.model_dump_json().encode())
 
 
+async def leader(js: JetStreamContext) -> tuple[LeaseRecord, int] | None:
+    """Who holds the leader lease and its revision; None when nobody does (the entry
+    expires 10 s after its holder last renewed it). ``UnreadableRecord`` when the value is
+    not a lease record."""
+    kv = await js.key_value(LEASE_BUCKET)
+    try:
+        entry = await kv.get(LEASE_KEY)
+    except KeyNotFoundError:
+        return None
+    revision = entry.revision or 0
+    return read(LeaseRecord, LEASE_BUCKET, LEASE_KEY, entry.value, revision), revision
+
+
 class ClosureStore:
     """Closures added at runtime (``otayori schedule close`` / ``reopen``)."""
 
@@ -116,6 +131,13 @@ class ClosureStore:
     async def records(self) -> list[RuntimeClosure]:
         """Every runtime closure; raises ``UnreadableClosures`` naming every value that is
         not a valid closure (which days are closed is then unknown)."""
+        records, unreadable = await self.scan()
+        if unreadable:
+            raise UnreadableClosures(tuple(unreadable))
+        return records
+
+    async def scan(self) -> tuple[list[RuntimeClosure], list[UnreadableRecord]]:
+        """The readable runtime closures and the unreadable values, both in key order."""
         records: list[RuntimeClosure] = []
         unreadable: list[UnreadableRecord] = []
         for item in await kvscan.scan(self._js, CLOSURES_BUCKET):
@@ -125,9 +147,7 @@ class ClosureStore:
                 )
             except UnreadableRecord as exc:
                 unreadable.append(exc)
-        if unreadable:
-            raise UnreadableClosures(tuple(unreadable))
-        return records
+        return records, unreadable
 
     async def closures(self) -> tuple[Closure, ...]:
         return tuple(record.closure() for record in await self.records())
