@@ -9,13 +9,14 @@ hundred small messages per trigger at most) and returns the latest one for that 
 Any client can publish on that subject, and an older or newer version may have: a message
 that is not a valid ``TriggerFired`` of the subject's trigger is not a fire record. It is
 skipped with a warning (``scheduler.fired_unreadable``: stream sequence and subject, never
-the payload), and the answer comes from the valid ones.
+the payload), and the answer comes from the valid ones. A record whose occurrence id or
+run date disagrees with its nominal time is not one either.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
@@ -27,6 +28,7 @@ from shared.bus.publish import publish
 from shared.contracts.base import Event
 from shared.contracts.schedule import TriggerFired
 
+from .calendar.model import occurrence_id
 from .errors import problems
 
 SCHEDULE_STREAM = "SCHEDULE"
@@ -46,6 +48,12 @@ def _read_fire(data: bytes | None, trigger: str) -> TriggerFired | str:
         return problems(exc)
     if event.trigger != trigger:
         return f"a fire of {event.trigger}, not of {trigger}"
+    if event.occurrence_id != occurrence_id(trigger, event.nominal_time):
+        return "its occurrence id is not the one of its nominal time"
+    if event.run_date != event.nominal_time.date():
+        # The nominal time carries the calendar's offset: its date is the run date. A
+        # record that disagrees would stand for a fire on a day it did not happen.
+        return "its run date is not the day of its nominal time"
     return event
 
 
@@ -72,10 +80,12 @@ class ScheduleBus:
         matching = [e for e in await self.fires(trigger) if e.run_date == run_date]
         return matching[-1] if matching else None
 
-    async def latest_fired(self, trigger: str) -> TriggerFired | None:
-        """The valid TriggerFired of ``trigger`` with the latest nominal time, if any: the
-        occurrence handled last (a forced re-run of an earlier one does not count as later)."""
-        return max(await self.fires(trigger), key=lambda e: e.nominal_time, default=None)
+    async def latest_fired(self, trigger: str, now: datetime) -> TriggerFired | None:
+        """The valid TriggerFired of ``trigger`` with the latest nominal time not after
+        ``now``, if any: the occurrence fired last (a forced re-run of an earlier one does
+        not count as later; a record of an occurrence still to come is not believed)."""
+        fired = [e for e in await self.fires(trigger) if e.nominal_time <= now]
+        return max(fired, key=lambda e: e.nominal_time, default=None)
 
     async def _last(self, trigger: str) -> RawStreamMsg | None:
         try:

@@ -14,7 +14,8 @@ preceded by a lease renewal (fencing).
 Unreadable records (any client can write the buckets and the stream) do not end the loop:
 fire messages that are not fire records are skipped (``ScheduleBus``); while a runtime
 closure is unreadable nothing fires (the tick is retried like a transient error); an
-unreadable trigger state is rebuilt from the stream; an unreadable pause counts as paused.
+unreadable (or implausible) trigger state is rebuilt as on a first start; an unreadable
+pause counts as paused.
 """
 
 from __future__ import annotations
@@ -54,15 +55,19 @@ from .errors import LeaseLost, StateConflict, UnreadableClosures, UnreadableReco
 from .lease import Lease
 from .metrics import SchedulerMetrics
 from .records import Outcome, TriggerState
-from .store import ClosureStore, StateStore
+from .store import STATE_BUCKET, ClosureStore, StateStore
 
 log = logging.getLogger(__name__)
+
+#: A stored state handled through a time outside [now - age, now + ahead] is not believed.
+MAX_STATE_AGE = timedelta(days=400)  # past what the SCHEDULE stream keeps (120 days)
+MAX_STATE_AHEAD = timedelta(days=1)  # replicas' clocks differ by seconds, not a day
 
 
 class Bus(Protocol):
     async def publish(self, event: Event) -> bool: ...
     async def fired_on(self, trigger: str, run_date: date) -> TriggerFired | None: ...
-    async def latest_fired(self, trigger: str) -> TriggerFired | None: ...
+    async def latest_fired(self, trigger: str, now: datetime) -> TriggerFired | None: ...
 
 
 def describe(exc: BaseException) -> str:
@@ -196,7 +201,15 @@ class Scheduler:
         except UnreadableRecord as exc:
             return await self._rebuild(spec, exc, now)
         if found is not None:
-            return _Cached(*found)
+            state, revision = found
+            if not now - MAX_STATE_AGE <= state.handled_through <= now + MAX_STATE_AHEAD:
+                # Readable but not believable (written by hand or by another tool): a
+                # catch-up over years, or nothing fired until a far date. Rebuilt.
+                odd = UnreadableRecord(
+                    STATE_BUCKET, f"trigger.{spec.name}", revision, "handled_through out of range"
+                )
+                return await self._rebuild(spec, odd, now)
+            return _Cached(state, revision)
         # First start: nothing in the past is fired (use `schedule fire` for that).
         state = self._new_state(now, None, "init")
         cached = _Cached(state, await self._state.save(spec.name, state, last=None))
@@ -206,15 +219,13 @@ class Scheduler:
     async def _rebuild(
         self, spec: TriggerSpec, unreadable: UnreadableRecord, now: datetime
     ) -> _Cached:
-        """A state for ``spec`` from the stream, written over the unreadable one (CAS at its
-        revision): the latest fire is the occurrence handled last; without one, a first
-        start. What came due since is handled as after downtime (``_already_fired`` keeps
-        a run date from firing twice)."""
-        last = await self._bus.latest_fired(spec.name)
-        if last is None:
-            state = self._new_state(now, None, "init")
-        else:
-            state = self._new_state(last.nominal_time, last.occurrence_id, "fired")
+        """A fresh state for ``spec``, handled through now as on a first start, written
+        over the unreadable one (CAS at its revision). Nothing missed meanwhile is fired
+        (fail safe: a week that staff paused or closed leaves no trace in the stream, so
+        catching up from the last fire could mail it); the log names the last fire so
+        staff can check ``otayori schedule plan`` and ``fire`` what is missing."""
+        last = await self._bus.latest_fired(spec.name, now)
+        state = self._new_state(now, last.occurrence_id if last else None, "init")
         revision = await self._state.save(spec.name, state, last=unreadable.revision)
         log.error(
             "scheduler.state_rebuilt",
@@ -222,6 +233,7 @@ class Scheduler:
                 "trigger": spec.name,
                 "revision": unreadable.revision,
                 "handled_through": state.handled_through.isoformat(),
+                "last_fired": last.occurrence_id if last else None,
                 "detail": unreadable.detail,
             },
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -27,6 +27,18 @@ def not_blank(text: str) -> str:
     return stripped
 
 
+def within_days(when: datetime) -> datetime:
+    """A stored time between ``FIRST_DAY`` and ``LAST_DAY``: a value near the ends of
+    ``datetime`` (written by hand, or by another tool) would overflow the calendar's
+    arithmetic; it is unreadable instead."""
+    if not FIRST_DAY <= when.date() <= LAST_DAY:
+        raise ValueError(f"outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}")
+    return when
+
+
+#: A time kept in a record.
+StoredTime = Annotated[AwareDatetime, AfterValidator(within_days)]
+
 #: A closure's reason: shown to staff and sent in events.
 Reason = Annotated[str, Field(max_length=MAX_REASON), AfterValidator(not_blank)]
 
@@ -38,20 +50,20 @@ class _Record(BaseModel):
 class TriggerState(_Record):
     """``schedule_state["trigger.<name>"]``: how far the trigger's occurrences are handled."""
 
-    handled_through: AwareDatetime = Field(
+    handled_through: StoredTime = Field(
         description="Every occurrence with a nominal time up to this one has been handled."
     )
     last_occurrence: str | None = Field(None, description="Occurrence id handled last.")
     last_outcome: Outcome = "init"
     by: str = Field(description="Replica that wrote this state.")
     lease_revision: int = Field(0, ge=0, description="Lease revision (fencing token) it held.")
-    updated_at: AwareDatetime
+    updated_at: StoredTime
 
 
 class PauseRecord(_Record):
     """``schedule_state["pause.<name>"]``: present while the trigger is paused."""
 
-    paused_at: AwareDatetime
+    paused_at: StoredTime
     by: str
     note: str = ""
 
@@ -61,7 +73,7 @@ class ForcedRecord(_Record):
 
     occurrence_id: str
     event_id: str
-    at: AwareDatetime
+    at: StoredTime
     by: str
 
 
@@ -69,7 +81,7 @@ class LeaseRecord(_Record):
     """``schedule_lease["leader"]``: who leads (the entry expires 10 s after its last write)."""
 
     holder: str
-    acquired_at: AwareDatetime
+    acquired_at: StoredTime
 
 
 class RuntimeClosure(_Record):
@@ -78,7 +90,7 @@ class RuntimeClosure(_Record):
     start: date
     end: date
     reason: Reason
-    added_at: AwareDatetime
+    added_at: StoredTime
     by: str
 
     @model_validator(mode="after")

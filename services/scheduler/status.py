@@ -39,7 +39,7 @@ from .store import ClosureStore, StateStore, leader
 #: How far ahead the next fire is looked for (past closures and suspended weeks).
 HORIZON = timedelta(days=60)
 #: What to do about an unreadable ``trigger.<name>`` (the engine rebuilds it).
-STATE_HINT = "the leader rebuilds it from the stream at its next tick"
+STATE_HINT = "the leader rebuilds it at its next tick, handled through then (check plan)"
 
 OUTCOMES_JA = {
     "init": "開始",
@@ -273,7 +273,7 @@ def _trigger_notes(status: Status) -> list[str]:
         if t.state.unreadable:
             notes.append(
                 f"※ {_unreadable_ja(t.state.unreadable)}: "
-                "リーダーが次の処理でストリームから作り直します"
+                "リーダーが次の処理で作り直します（その時点まで処理済み扱い。予定を確認してください）"
             )
         if t.pause.unreadable:
             notes.append(
