@@ -279,7 +279,9 @@ async def test_unreadable_state_and_pause_are_reported_with_what_to_do(
     assert notes[0].startswith(
         f"※ schedule_state[trigger.{MAIL}]（リビジョン {revision}）が読めません（"
     )
-    assert notes[0].endswith("リーダーが次の処理で作り直します（その時点まで処理済み扱い。予定を確認してください）")
+    assert notes[0].endswith(
+        "リーダーが次の処理で作り直します（その時点まで処理済み扱い。予定を確認してください）"
+    )
     assert f"（リビジョン {pause_revision}）" in notes[1]
     assert notes[1].endswith("`otayori schedule resume daily-overdue` で削除できます")
 
