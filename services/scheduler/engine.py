@@ -55,7 +55,7 @@ from .errors import LeaseLost, StateConflict, UnreadableClosures, UnreadableReco
 from .lease import Lease
 from .metrics import SchedulerMetrics
 from .records import Outcome, TriggerState
-from .store import STATE_BUCKET, ClosureStore, StateStore
+from .store import STATE_BUCKET, ClosureStore, StateStore, state_key
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class Scheduler:
                 # Readable but not believable (written by hand or by another tool): a
                 # catch-up over years, or nothing fired until a far date. Rebuilt.
                 odd = UnreadableRecord(
-                    STATE_BUCKET, f"trigger.{spec.name}", revision, "handled_through out of range"
+                    STATE_BUCKET, state_key(spec.name), revision, "handled_through out of range"
                 )
                 return await self._rebuild(spec, odd, now)
             return _Cached(state, revision)

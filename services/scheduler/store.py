@@ -30,7 +30,7 @@ LEASE_BUCKET = "schedule_lease"
 R = TypeVar("R", bound=BaseModel)
 
 
-def _state_key(trigger: str) -> str:
+def state_key(trigger: str) -> str:
     return f"trigger.{trigger}"
 
 
@@ -46,6 +46,17 @@ def read(model: type[R], bucket: str, key: str, value: bytes | None, revision: i
         raise UnreadableRecord.of(bucket, key, revision, exc) from None
 
 
+async def _entry(kv: KeyValue, model: type[R], bucket: str, key: str) -> tuple[R, int] | None:
+    """The record at ``key`` and its revision; None when absent, ``UnreadableRecord``
+    (with the revision) when the value is not a valid ``model``."""
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None
+    revision = entry.revision or 0
+    return read(model, bucket, key, entry.value, revision), revision
+
+
 class StateStore:
     """Per-trigger state (CAS), pauses and forced-run records."""
 
@@ -59,17 +70,11 @@ class StateStore:
     async def get(self, trigger: str) -> tuple[TriggerState, int] | None:
         """The state and its revision; raises ``UnreadableRecord`` (with the revision, for
         a compare-and-set over it) when the value is not a valid state."""
-        key = _state_key(trigger)
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        revision = entry.revision or 0
-        return read(TriggerState, STATE_BUCKET, key, entry.value, revision), revision
+        return await _entry(self._kv, TriggerState, STATE_BUCKET, state_key(trigger))
 
     async def save(self, trigger: str, state: TriggerState, last: int | None) -> int:
         """Write ``state`` if the stored revision is still ``last`` (None: must not exist)."""
-        key = _state_key(trigger)
+        key = state_key(trigger)
         data = state.model_dump_json().encode()
         try:
             if last is None:
@@ -93,12 +98,8 @@ class StateStore:
     async def paused(self, trigger: str) -> PauseRecord | None:
         """The pause, if any; raises ``UnreadableRecord`` when there is one that is not a
         valid record (callers treat the trigger as paused)."""
-        key = _pause_key(trigger)
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return read(PauseRecord, STATE_BUCKET, key, entry.value, entry.revision or 0)
+        found = await _entry(self._kv, PauseRecord, STATE_BUCKET, _pause_key(trigger))
+        return found[0] if found else None
 
     async def record_forced(self, trigger: str, record: ForcedRecord) -> None:
         await self._kv.put(f"forced.{trigger}", record.model_dump_json().encode())
@@ -108,13 +109,7 @@ async def leader(js: JetStreamContext) -> tuple[LeaseRecord, int] | None:
     """Who holds the leader lease and its revision; None when nobody does (the entry
     expires 10 s after its holder last renewed it). ``UnreadableRecord`` when the value is
     not a lease record."""
-    kv = await js.key_value(LEASE_BUCKET)
-    try:
-        entry = await kv.get(LEASE_KEY)
-    except KeyNotFoundError:
-        return None
-    revision = entry.revision or 0
-    return read(LeaseRecord, LEASE_BUCKET, LEASE_KEY, entry.value, revision), revision
+    return await _entry(await js.key_value(LEASE_BUCKET), LeaseRecord, LEASE_BUCKET, LEASE_KEY)
 
 
 class ClosureStore:
