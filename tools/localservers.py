@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -17,8 +18,20 @@ class MissingServer(RuntimeError):
     """A server binary is not installed."""
 
 
+#: Ports handed out for local servers: below Linux's ephemeral range (32768-60999 by
+#: default), from which the kernel picks the local port of every outgoing connection. A
+#: port the kernel picked as free (``bind`` to 0) comes from that range, and an outgoing
+#: connection of any process could take it before the server binds it.
+_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A port free on 127.0.0.1 now, outside the ephemeral range (see ``_PORTS``)."""
+    for _ in range(200):
+        port = random.randrange(_PORTS.start, _PORTS.stop)
+        if port_free(port):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # all taken: any port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

@@ -102,7 +102,21 @@ async def run(
     # The probes answer from the start: alive while NATS is still unreachable (a pod waiting
     # for NATS is not restarted by its liveness probe), ready only once wired.
     http = HealthServer(metrics, lambda: bool(wired) and wired[0].is_ready())
-    await http.start(settings.http_host, settings.http_port)
+    try:
+        await http.start(settings.http_host, settings.http_port)
+    except OSError as exc:
+        # Another process holds the port (or the host is not this machine's): say which
+        # setting to change, without a traceback.
+        log.error(
+            "service.http_unavailable",
+            extra={
+                "host": settings.http_host,
+                "port": settings.http_port,
+                "error": exc.strerror or str(exc),
+                "hint": "set OTAYORI_HTTP_PORT (or OTAYORI_HTTP_HOST)",
+            },
+        )
+        return 1
     try:
         nc = await _until_stopped(connect(settings, name=f"otayori-{name}"), stop)
         if nc is None:

@@ -52,9 +52,27 @@ class ServiceProcess:
         self.process.wait()
 
 
+#: Starts retried when the service could not bind its HTTP port (taken since it was picked).
+_BIND_ATTEMPTS = 3
+
+
 def start_service(
     name: str, env: dict[str, str], log_dir: Path, *, wait: bool = True, tag: str = ""
 ) -> ServiceProcess:
+    for attempt in range(1, _BIND_ATTEMPTS + 1):
+        service = _spawn(name, env, log_dir, tag)
+        if not wait:
+            return service
+        try:
+            service.wait_ready()
+            return service
+        except RuntimeError:
+            if attempt == _BIND_ATTEMPTS or not _port_taken(service):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _spawn(name: str, env: dict[str, str], log_dir: Path, tag: str) -> ServiceProcess:
     port = free_port()
     full_env = {**os.environ, **env, "OTAYORI_HTTP_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     log_path = log_dir / f"{name}{tag}-{port}.log"
@@ -66,7 +84,11 @@ def start_service(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    service = ServiceProcess(name, port, proc, log_path)
-    if wait:
-        service.wait_ready()
-    return service
+    return ServiceProcess(name, port, proc, log_path)
+
+
+def _port_taken(service: ServiceProcess) -> bool:
+    """The service exited because its HTTP port was taken (EADDRINUSE)."""
+    return service.process.poll() is not None and "address already in use" in (
+        service.log().lower()
+    )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
 from shared.bus.consume import MAX_RETRY_DELAY, Retry
-from shared.runtime.service import _supervise
+from shared.runtime.service import _supervise, run
+from shared.settings import CommonSettings
 
 
 async def test_a_loop_failing_while_it_stops_gives_exit_code_1() -> None:
@@ -67,3 +71,24 @@ async def test_loops_that_end_cleanly_give_exit_code_0() -> None:
 )  # fmt: skip
 def test_a_retry_delay_is_one_the_server_can_take(asked: float | None, sent: float | None) -> None:
     assert Retry("busy", delay=asked).delay == sent
+
+
+async def test_a_taken_http_port_ends_the_service_with_a_clear_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No traceback: the error names the port and the setting to change; exit code 1."""
+    caplog.set_level(logging.ERROR)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = CommonSettings(http_host="127.0.0.1", http_port=port)
+
+        async def wire(runtime: object) -> list[Coroutine[Any, Any, None]]:
+            raise AssertionError("never wired")
+
+        assert await run("mailer", settings, wire, asyncio.Event()) == 1  # type: ignore[arg-type]
+    [record] = [r for r in caplog.records if r.getMessage() == "service.http_unavailable"]
+    assert record.port == port  # type: ignore[attr-defined]
+    assert "OTAYORI_HTTP_PORT" in record.hint  # type: ignore[attr-defined]
+    assert record.exc_info is None
