@@ -17,22 +17,19 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.mailer.compose import (
     EVENT_TYPES,
-    LIBRARY_DOMAIN,
-    SENDER_NAME,
     Envelope,
     compose,
 )
 from services.mailer.compose.dates import JST, jst_date
 from services.mailer.compose.preview import batch_window_for, decoded_text
 from services.mailer.errors import InvalidAddress, MailerError, PreviewInputError
+from services.mailer.settings import MailerSettings
 from shared.contracts.base import Event
 from shared.contracts.ils import LoanOnlineIssued
 from shared.contracts.mail import MailKind
 from shared.mailrecord import mail_id_for, message_id_for
 
 MAIL_KINDS: tuple[str, ...] = get_args(MailKind)
-PREVIEW_FROM = f"noreply@{LIBRARY_DOMAIN}"
-PREVIEW_STAFF_TO = f"staff@{LIBRARY_DOMAIN}"
 
 
 def register(sub: Any) -> None:
@@ -52,9 +49,14 @@ def register(sub: Any) -> None:
         help="encode as for a domain listed for ISO-2022-JP",
     )
     parser.add_argument(
-        "--to", help=f"recipient (default: the event's email; {PREVIEW_STAFF_TO} for the digest)"
+        "--to",
+        help="recipient (default: the event's email; for the digest, the staff address"
+        " of OTAYORI_STAFF_DIGEST_ADDRESS)",
     )
-    parser.add_argument("--from-addr", default=PREVIEW_FROM, help="From address")
+    parser.add_argument(
+        "--from-addr",
+        help="From address (default: the mailer's own, from its OTAYORI_MAIL_* settings)",
+    )
     parser.add_argument(
         "--at",
         type=_aware_datetime,
@@ -116,18 +118,24 @@ def _read(file: str) -> str:
 def _compose(args: argparse.Namespace, events: Sequence[Event]) -> bytes:
     kind: MailKind = args.kind
     now: datetime = args.at or datetime.now(JST)
-    to = args.to or (PREVIEW_STAFF_TO if kind == "bounce_digest" else _email_of(events[0]))
+    # The headers the mailer would write with its settings (the same environment).
+    settings = MailerSettings()
+    staff = settings.staff_digest_address
+    to = args.to or (staff if kind == "bounce_digest" else _email_of(events[0]))
     first = events[0]
     batch = batch_window_for(first.batch_thursday) if isinstance(first, LoanOnlineIssued) else None
     key = f"preview:{kind}:" + ",".join(e.event_id for e in events)
     envelope = Envelope(
         to=to,
-        from_addr=args.from_addr,
-        from_name=SENDER_NAME,
-        message_id=message_id_for(mail_id_for(key), LIBRARY_DOMAIN),
+        from_addr=args.from_addr or settings.from_address,
+        from_name=settings.mail_from_name,
+        message_id=message_id_for(mail_id_for(key), settings.mail_domain),
         date=now,
+        reply_to=settings.mail_reply_to,
     )
-    domains = frozenset({to.rpartition("@")[2]}) if args.iso2022jp else frozenset()
+    domain = to.rpartition("@")[2].lower()
+    forced = frozenset({domain}) if args.iso2022jp else frozenset()
+    domains = forced | settings.iso2022jp_domain_set
     mail = compose(
         kind,
         events,

@@ -137,16 +137,24 @@ class Sender:
         if await self._is_suppressed(address):
             await self._end(work, claim, "suppressed", Result("suppressed", cause="suppressed"))
             return
+        # What is left out since the run: returned loans, cancelled holds, holds whose
+        # deadline passed while the mail was deferred. None left: ``expired``, the outcome
+        # naming the events the mail was made of.
+        made = work
         work = await self._without_returned(work)
         if not work.events:
-            await self._end(work, claim, "expired", Result("expired", cause="all_returned"))
+            await self._end(made, claim, "expired", Result("expired", cause="all_returned"))
             return
         work = await self._without_cancelled(work)
         if not work.events:
-            await self._end(work, claim, "expired", Result("expired", cause="all_cancelled"))
+            await self._end(made, claim, "expired", Result("expired", cause="all_cancelled"))
             return
-        # Never empties the mail: it expired at its latest deadline (checked above).
         work = without_past_holds(work, now)
+        if not work.events:
+            # The hold with the latest deadline (the mail's expiry) was cancelled and the
+            # others' deadlines have passed.
+            await self._end(made, claim, "expired", Result("expired", cause="past_usefulness"))
+            return
         message_id = message_id_for(work.mail_id, self._cfg.domain)
         try:
             data = self._composer.build(work, address, message_id, now)

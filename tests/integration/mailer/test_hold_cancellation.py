@@ -202,3 +202,22 @@ async def test_a_reposted_cancellation_is_one_mail_and_a_new_cancellation_anothe
     await mailer.wait_outcomes(2, "sent")
     await mailer.wait_idle()
     assert mailer.smtp.count() == 2
+
+
+async def test_a_deferred_ready_mail_left_with_only_past_holds_expires_with_its_outcome(
+    mailer: Mailer,
+) -> None:
+    """Found by a review: the cancelled hold had the latest deadline (the mail's expiry)
+    and the other's deadline passed while the mail was deferred. Nothing is left to mail:
+    an ``expired`` outcome staff can read, not a compose error in a dead letter."""
+    past = _ready("H-76", deadline=SATURDAY_RUN.date() - timedelta(days=1), title="期限切れの本")
+    cancelled = _ready("H-77", title="解除された本")
+    await _deferred_then_cancelled(mailer, _ready_mail(past, cancelled), _cancel("H-77"))
+
+    await mailer.wait_outcomes(1, "expired")
+    await mailer.wait_idle()
+    (expired,) = await mailer.outcomes("expired")
+    assert (expired.kind, expired.cause) == ("hold_ready", "past_usefulness")
+    assert expired.source_event_ids == [past.event_id, cancelled.event_id]
+    assert await mailer.dead_letters() == []
+    assert [o.kind for o in await _sent(mailer)] == ["hold_cancelled"]

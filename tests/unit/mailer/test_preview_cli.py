@@ -39,7 +39,8 @@ def test_preview_prints_decoded_headers_and_body(
     assert run(["preview", kind, str(FIXTURES / file)]) == 0
     out = capsys.readouterr().out
     headers, _, body = out.partition("\n\n")
-    assert "From: オンライン貸出サービス担当 <noreply@plib.pref.aomori.lg.jp>" in headers
+    # The mailer's own From (its default settings), not an address patrons never see.
+    assert "From: オンライン貸出サービス担当 <online-lending@plib.pref.aomori.lg.jp>" in headers
     assert "Subject: 【" in headers
     assert "Date: Sat, 05 Dec 2026 09:00:00 +0900" in headers
     assert says in body
@@ -133,3 +134,28 @@ def test_a_naive_at_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(["preview", "hold_ready", "x.json", "--at", "2026-12-05T09:00:00"])
     assert "UTC offset" in capsys.readouterr().err
+
+
+def test_preview_writes_the_headers_the_mailers_settings_give(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: staff must read what patrons get, sender and Reply-To included."""
+    monkeypatch.setenv("OTAYORI_MAIL_FROM_ADDRESS", "lending@lib.example.jp")
+    monkeypatch.setenv("OTAYORI_MAIL_FROM_NAME", "県立図書館")
+    monkeypatch.setenv("OTAYORI_MAIL_REPLY_TO", "desk@lib.example.jp")
+    monkeypatch.setenv("OTAYORI_MAIL_DOMAIN", "lib.example.jp")
+    assert run(["preview", "hold_ready", str(FIXTURES / "ils.hold.ready.json")]) == 0
+    headers = capsys.readouterr().out.partition("\n\n")[0]
+    assert "From: 県立図書館 <lending@lib.example.jp>" in headers
+    assert "Reply-To: desk@lib.example.jp" in headers
+    assert "@lib.example.jp>" in headers.split("Message-ID: ", 1)[1].splitlines()[0]
+
+
+def test_preview_encodes_iso_2022_jp_for_a_configured_domain(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    file = str(FIXTURES / "ils.hold.ready.json")
+    to_domain = json.loads(Path(file).read_text(encoding="utf-8"))["email"].rpartition("@")[2]
+    monkeypatch.setenv("OTAYORI_ISO2022JP_DOMAINS", to_domain.upper())
+    assert run(["preview", "hold_ready", file, "--raw"]) == 0
+    assert b'charset="iso-2022-jp"' in capsysbinary.readouterr().out.lower()
