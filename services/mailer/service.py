@@ -71,6 +71,24 @@ SEND_BATCH_FACTOR = 4
 LEDGER_BUCKET = "mail_ledger"
 
 
+def trigger_consumer(s: MailerSettings) -> ConsumerSpec:
+    """The runs' consumer: one trigger in hand at a time, across every replica.
+
+    A run marks the entries it takes and releases them once its mails are published; a
+    mark it finds from another run counts as that run's failure (free again). Two runs of
+    one kind side by side (a past date fired by hand while today's run is on) would each
+    take the other's marks and mail the same items twice, so the server hands out the
+    next trigger only once the previous one is acked (or dead-lettered).
+    """
+    return ConsumerSpec(
+        "SCHEDULE",
+        "mailer-triggers",
+        TRIGGER_SUBJECTS,
+        ack_wait=s.trigger_ack_wait,
+        max_ack_pending=1,
+    )
+
+
 def smtp_config(s: MailerSettings) -> SmtpConfig:
     return SmtpConfig(
         host=s.smtp_host,
@@ -176,12 +194,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
             ConsumerSpec("ILS", "mailer-ils", ILS_SUBJECTS, batch=64, concurrency=8),
             collector.on_ils,
         ),
-        runtime.consumer(
-            ConsumerSpec(
-                "SCHEDULE", "mailer-triggers", TRIGGER_SUBJECTS, ack_wait=settings.trigger_ack_wait
-            ),
-            collector.on_trigger,
-        ),
+        runtime.consumer(trigger_consumer(settings), collector.on_trigger),
         runtime.consumer(
             ConsumerSpec("BOUNCE", "mailer-digest", ("bounce.digest",)),
             collector.on_digest,
