@@ -1,7 +1,7 @@
 """``otayori queue ...``: the staff bounce queue from the command line (over NATS).
 
-otayori queue list [--status S] [--category C]
-otayori queue show PATRON
+otayori queue list [--status S] [--category C] [--json]
+otayori queue show PATRON [--json]
 otayori queue contacted PATRON --note TEXT [--by NAME]
 otayori queue resolve PATRON --note TEXT [--by NAME]
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from nats.errors import Error as NatsError
@@ -49,6 +50,7 @@ CATEGORIES: tuple[BounceCategory, ...] = (
 )  # fmt: skip
 
 
+JSON_HELP = "Print the staff API's reply as JSON (for scripts) instead of the Japanese text."
 #: Exit 2: the input or the change was refused; any other error code exits 1.
 REFUSED = ("bad_input", "bad_request", "not_in_queue", "invalid_transition")
 #: Staff-facing names of the request fields.
@@ -123,14 +125,18 @@ async def request(subject: str, body: BaseModel, reply: type[R], timeout: float 
 
 async def _list(args: argparse.Namespace) -> int:
     req = build(QueueListRequest, status=args.status, category=args.category)
-    print(render_list(await request(QUEUE_LIST, req, QueueListReply)), end="")
+    _print(await request(QUEUE_LIST, req, QueueListReply), render_list, args.json)
     return 0
 
 
 async def _show(args: argparse.Namespace) -> int:
     req = build(QueueShowRequest, patron_id=args.patron)
-    print(render_show(await request(QUEUE_SHOW, req, QueueShowReply)), end="")
+    _print(await request(QUEUE_SHOW, req, QueueShowReply), render_show, args.json)
     return 0
+
+
+def _print(reply: R, render: Callable[[R], str], as_json: bool) -> None:
+    print(reply.model_dump_json(indent=2) if as_json else render(reply).rstrip("\n"))
 
 
 async def _update(args: argparse.Namespace) -> int:
@@ -159,9 +165,11 @@ def register(sub: Any) -> None:
     p_list = queue.add_parser("list", help="Patrons in the queue.")
     p_list.add_argument("--status", choices=STATUSES, help="Only this status.")
     p_list.add_argument("--category", choices=CATEGORIES, help="Only this cause.")
+    p_list.add_argument("--json", action="store_true", help=JSON_HELP)
     p_list.set_defaults(func=_runner(_list))
     p_show = queue.add_parser("show", help="A patron's flag, evidence, guidance and mail.")
     p_show.add_argument("patron", help="Patron id (利用者番号).")
+    p_show.add_argument("--json", action="store_true", help=JSON_HELP)
     p_show.set_defaults(func=_runner(_show))
     for name, text in (("contacted", "Staff reached the patron."), ("resolve", "Close the flag.")):
         p = queue.add_parser(name, help=text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,18 @@ from shared.contracts.staff import QueueListReply, QueueShowReply, QueueUpdateRe
 
 JST = ZoneInfo("Asia/Tokyo")
 STATUS_JA = {"open": "未対応", "contacted": "連絡済み", "resolved": "解決済み"}
+#: Short names of the causes for the list (``queue show`` gives the full title); the code
+#: in brackets is what ``--category`` takes.
+CATEGORY_JA = {
+    "bad_address": "宛先不明",
+    "domain_rejection": "受信拒否",
+    "mailbox_full": "容量不足",
+    "forwarding_failure": "転送失敗",
+    "transient": "一時的な不具合",
+    "sender_side": "図書館側",
+    "not_a_bounce": "エラー以外",
+    "unknown": "原因不明",
+}
 #: Ends the evidence line of a bounce for an address the patron had already left
 #: (``QueueEvidence.moved_away``): it says nothing about the current address.
 MOVED_MARK = "【変更前のメールアドレス宛て】"
@@ -18,13 +31,27 @@ def _t(when: datetime | None) -> str:
     return when.astimezone(JST).strftime("%Y-%m-%d %H:%M") if when else "-"
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (wide and full-width characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * max(columns - _width(text), 0)
+
+
 def render_list(reply: QueueListReply) -> str:
-    head = f"{'PATRON':<16} {'STATUS':<10} {'CATEGORY':<19} {'COUNT':>5}  {'FLAGGED':<16}  LAST"
+    """One line per patron: status and cause in Japanese, each with the code the
+    ``--status`` / ``--category`` filters take. (``--json`` gives the reply itself.)"""
+    columns = (("利用者番号", 16), ("状態", 20), ("原因", 34), ("件数", 5))
+    head = " ".join(_pad(name, width) for name, width in columns) + "  登録日時          最終受信"
     rows = [head]
     for e in reply.entries:
+        status = f"{STATUS_JA.get(e.status, '-')}({e.status})"
+        cause = f"{CATEGORY_JA.get(e.category, '-')}({e.category})"
         rows.append(
-            f"{e.patron_id:<16} {e.status:<10} {e.category:<19} {e.bounce_count:>5}  "
-            f"{_t(e.flagged_at):<16}  {_t(e.last_seen)}"
+            f"{_pad(e.patron_id, 16)} {_pad(status, 20)} {_pad(cause, 34)} "
+            f"{e.bounce_count:>5}  {_pad(_t(e.flagged_at), 16)}  {_t(e.last_seen)}"
         )
     rows.append(f"{reply.total} 件")
     return "\n".join(rows) + "\n"

@@ -80,4 +80,6 @@ def test_the_cli_shows_the_flag_with_guidance_evidence_and_notes() -> None:
     row = summary(entry)
     assert row is not None
     listing = render_list(QueueListReply(entries=[row], total=1))
-    assert listing.splitlines()[0].startswith("PATRON") and "domain_rejection" in listing
+    assert (
+        listing.splitlines()[0].startswith("利用者番号") and "受信拒否(domain_rejection)" in listing
+    )
