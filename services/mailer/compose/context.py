@@ -10,6 +10,11 @@ An online loan mail may list items for several pickup libraries: each hold has i
 受取館 (Q8, Q9, Q31), and the patron gets one mail per weekly batch listing every item
 (``pickups``: one ``PickupGroup`` per library, in order of first appearance). A loan id
 seen twice keeps the library of its first event; a later correction is not mailed.
+
+An overdue mail may list loans at different reminder levels (督促 1-3): the patron still
+gets one mail per run, the loans grouped by level (``groups``, highest first) so each
+group gets its own wording; ``level`` is the highest (it chooses the subject). A loan
+seen at two levels in one run is listed once, at its higher level.
 """
 
 from __future__ import annotations
@@ -64,6 +69,19 @@ class PickupGroup:
     """
 
     name: str
+    items: list[LoanLine]
+    first_number: int
+
+
+@dataclass(frozen=True)
+class OverdueGroup:
+    """The loans of an overdue mail at one reminder level (1-3; 3 = reminded the most).
+
+    ``first_number`` is the list number of its first item: items are numbered
+    continuously across levels, so the last number is the mail's item count.
+    """
+
+    level: int
     items: list[LoanLine]
     first_number: int
 
@@ -189,13 +207,31 @@ def _hold_cancelled(events: Sequence[Event], given: MailInput) -> Context:
 
 
 def _overdue(events: Sequence[Event], given: MailInput) -> Context:
-    seen: dict[str, LoanLine] = {}
-    level = 1
+    lines: dict[str, LoanLine] = {}
+    levels: dict[str, int] = {}
     for e in events:
         if isinstance(e, LoanOverdue):
-            seen.setdefault(e.loan_id, LoanLine(_clean(e.title), e.due_date))
-            level = max(level, e.reminder_level)
-    return {"items": list(seen.values()), "level": level}
+            lines.setdefault(e.loan_id, LoanLine(_clean(e.title), e.due_date))
+            levels[e.loan_id] = max(levels.get(e.loan_id, 1), e.reminder_level)
+    groups = _level_groups(lines, levels)
+    return {
+        "groups": groups,
+        "level": groups[0].level,
+        "items": [line for group in groups for line in group.items],
+    }
+
+
+def _level_groups(lines: dict[str, LoanLine], levels: dict[str, int]) -> list[OverdueGroup]:
+    """Loans grouped by reminder level, highest first; items in event order."""
+    by_level: dict[int, list[LoanLine]] = {}
+    for loan_id, line in lines.items():
+        by_level.setdefault(levels[loan_id], []).append(line)
+    groups: list[OverdueGroup] = []
+    number = 1
+    for level in sorted(by_level, reverse=True):
+        groups.append(OverdueGroup(level, by_level[level], number))
+        number += len(by_level[level])
+    return groups
 
 
 def _loan_suspended(events: Sequence[Event], given: MailInput) -> Context:

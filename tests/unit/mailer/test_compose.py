@@ -192,12 +192,12 @@ def test_hold_cancelled_explains_each_reason() -> None:
     ("levels", "subject_part", "body_part"),
     [
         ([1], "返却期限を過ぎた資料があります", "お早めにご返却ください"),
-        ([1, 2], "再通知", "以前にもお知らせしましたが"),
+        ([1, 2], "再通知", "早急にご返却ください"),
         ([2, 3, 1], "【重要】", "現物で弁償"),
     ],
     ids=["level-1", "level-2", "level-3"],
 )
-def test_overdue_wording_follows_the_highest_reminder_level(
+def test_overdue_subject_follows_the_highest_reminder_level(
     levels: list[int], subject_part: str, body_part: str
 ) -> None:
     events: list[Event] = [overdue(n, level) for n, level in enumerate(levels, 1)]
