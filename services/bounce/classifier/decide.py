@@ -7,7 +7,8 @@ what the RFC 3463 status class implies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from services.bounce.classifier import rules as r
 from services.bounce.classifier.carriers import REASONS, CarrierContext, carrier_rule
@@ -34,6 +35,8 @@ SECOND_ORDER = (
 _LOCAL_ORDER = ("mailloop", "mailboxfull", "systemfull", "mailererror")
 """An ``X-Unix`` diagnostic is a local delivery program's own message: remote-server
 wording ("temporary failure", "try again later") says nothing about a remote system."""
+_GENERIC_450 = re.compile(r"(?i)(?:requested (?:mail )?action not taken: )?mailbox unavailable")
+"""RFC 5321's text for 450 and 550 alike: under a class 4 status it names no lasting cause."""
 RETRY = frozenset(
     {"", "undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
      "hostunknown", "userunknown"}
@@ -44,6 +47,8 @@ _NOT_UNKNOWN_USER = (
 _EARLY_COMMANDS = ("CONNECT", "HELO", "MAIL", "RCPT")
 FINAL_ONLY = frozenset({r.BAD, r.REJ, r.FULL, Category.FORWARDING_FAILURE})
 """Causes only a final failure can establish: a delay warning is transient instead."""
+_CODE_ONLY = frozenset({r.BAD, r.REJ})
+"""Causes a class 4 status code cannot establish on its own (``_only_temporary``)."""
 
 REASON_CATEGORY: dict[str, Category] = {
     "userunknown": r.BAD, "hostunknown": r.BAD, "notaccept": r.BAD, "hasmoved": r.BAD,
@@ -227,13 +232,23 @@ def decide(f: Facts) -> Verdict:
     """Carrier rules, then explicit evidence, then weaker evidence and status class.
 
     A temporary status (4.x.x, RFC 3463) does not condemn a domain: an unknown-host verdict
-    under a 4.x.x code (a DNS failure the MTA will retry) is reported as transient. While
+    under a 4.x.x code (a DNS failure the MTA will retry) is reported as transient, and so is
+    any final-only cause that only the 4.x.x code names (``_only_temporary``). While
     delivery is still being retried (``f.pending``) no cause in ``FINAL_ONLY`` is given:
     the verdict is transient and the cause the diagnostic names is kept as ``underlying``.
     """
     named = status_reason(f.status)
     match = _Matcher()
-    verdict = _carrier(f) or _vendor(f) or _explicit(f, named, match) or _another(f, named, match)
+    verdict = _carrier(f) or _vendor(f)
+    if verdict is None:
+        verdict = _explicit(f, named, match) or _another(f, named, match)
+        if _only_temporary(f, verdict, named):
+            return Verdict(
+                verdict.rule + "+temporary",
+                Category.TRANSIENT,
+                f"temporary (4.x.x) status, no wording of a lasting cause: {verdict.why}",
+                underlying=verdict.category,
+            )
     if verdict.rule == "hostunknown" and f.status.startswith("4."):
         return Verdict(verdict.rule + "+temporary", Category.TRANSIENT, "temporary (4.x.x) failure")
     if f.pending and verdict.category in FINAL_ONLY:
@@ -244,3 +259,26 @@ def decide(f: Facts) -> Verdict:
             underlying=verdict.category,
         )
     return verdict
+
+
+def _only_temporary(f: Facts, verdict: Verdict, named: str) -> bool:
+    """A final-only cause under a class 4 status (RFC 3463 "persistent transient": the
+    receiver was only temporarily unable) that rests on the code alone: without the code's
+    named reason (``4.2.1`` suspend, ``4.3.2`` notaccept) and RFC 5321's generic 450 text
+    ("mailbox unavailable": busy or temporarily blocked) the same facts give no final-only
+    cause. Wording that names the cause keeps it (``450 4.1.1 User unknown``: the MTA gave
+    up on a named cause). A full mailbox is exempt: RFC 3463 defines X.2.2 for use as a
+    persistent transient failure, so ``4.2.2`` with ``Action: failed`` is the mail returned
+    for a full mailbox (DOMAIN.md cause 3), not a temporary outage."""
+    if not f.status.startswith("4.") or f.pending or verdict.category not in _CODE_ONLY:
+        return False  # a delay warning is transient anyway ("+delayed")
+    plain = replace(
+        f,
+        diagnostic=_GENERIC_450.sub(" ", f.diagnostic),
+        context=_GENERIC_450.sub(" ", f.context),
+    )
+    if not named and plain == f:
+        return False
+    match = _Matcher()
+    without = _explicit(plain, "", match) or _another(plain, "", match)
+    return without.category not in FINAL_ONLY

@@ -13,8 +13,11 @@ from email.header import decode_header, make_header
 from services.bounce.classifier.dsnfields import DsnFields
 from services.bounce.classifier.wire import ParsedMail
 
-VERP_DOMAIN = "plib.pref.aomori.lg.jp"
-_VERP = re.compile(r"(?i)\bbounce\+([^@\s<>\"]+)@" + re.escape(VERP_DOMAIN))
+_VERP = re.compile(r"(?i)\bbounce\+([a-z0-9]{1,40}\.[a-z2-7]{16})@")
+"""Our envelope sender's token (``shared/verp.py``: mail id, ".", 16-character base32 MAC)
+at any domain: the mail domain is configurable and the MAC, verified by the bounce service,
+is what authenticates a token. Every repeat is bounded, so a scan is linear in its input
+(an unbounded token class backtracked quadratically over a body of ``bounce+`` repeats)."""
 _MESSAGE_ID = re.compile(r"(?im)^message-id:\s*(<[^>\s]+>)")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _DAEMON = re.compile(
@@ -40,6 +43,9 @@ _AUTO_SUBJECT = re.compile(
     r"(?i)auto(?:matic)?[ -]?(?:reply|response|respons|antwort)|out of (?:the )?office|vacation"
     r"|away (?:from|until)|abwesenheit|absence|自動(?:応答|返信)|不在"
 )
+_AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-auto-response")
+_BULK = frozenset({"bulk", "junk", "list"})
+_REPLY_SUBJECT = re.compile(r"(?i)\s*(?:re|auto)\s*[:：]")
 _SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
 _COMMANDS = re.compile(
     r"(?:in reply to|after|>>>|\()\s*(rcpt to|rcpt|mail from|end of data|data|helo|ehlo"
@@ -74,20 +80,34 @@ def header(pm: ParsedMail, name: str) -> str:
 
 
 def is_auto_submitted_reply(pm: ParsedMail) -> bool:
-    """RFC 3834 responder (vacation etc.) rather than a delivery failure notice."""
-    auto = header(pm, "auto-submitted").lower()
+    """RFC 3834 responder (vacation etc.) rather than a delivery failure notice.
+
+    Never a message from MAILER-DAEMON or one with DSN structure. Strong signals: an
+    ``Auto-Submitted`` other than ``no``, ``X-Autoreply`` / ``X-Autorespond``,
+    ``Precedence: auto_reply``, an auto-reply subject. Weak ones, counted only when the
+    sender is not daemon-like (a daemon's notice may well be ``Precedence: bulk``):
+    ``Precedence: bulk|junk|list``, a reply subject (``Re:``, ``Auto:``).
+    """
     sender = header(pm, "from")
     if "mailer-daemon" in sender.lower() or pm.content_type == "multipart/report":
         return False
     if pm.dsn_records:
         return False
-    if any(k in pm.headers for k in ("x-autoreply", "x-autorespond", "x-auto-response")):
+    subject = header(pm, "subject")
+    precedence = header(pm, "precedence").strip().lower()
+    if any(k in pm.headers for k in _AUTO_HEADERS) or "auto_reply" in precedence:
         return True
-    if "auto_reply" in header(pm, "precedence").lower():
+    if _AUTO_SUBJECT.search(subject) or _auto_submitted(header(pm, "auto-submitted")):
         return True
-    if _AUTO_SUBJECT.search(header(pm, "subject")):
-        return True
-    return auto.startswith("auto-replied")
+    if _DAEMON.search(sender):
+        return False
+    return precedence in _BULK or bool(_REPLY_SUBJECT.match(subject))
+
+
+def _auto_submitted(value: str) -> bool:
+    """RFC 3834 ``Auto-Submitted``: any keyword but ``no`` (parameters and comments aside)."""
+    keyword = re.split(r"[;(\s]", value.strip(), maxsplit=1)[0].lower()
+    return keyword not in ("", "no")
 
 
 def is_complaint(pm: ParsedMail) -> bool:
@@ -142,7 +162,7 @@ def original_message_id(pm: ParsedMail) -> str:
 
 
 def verp_token(pm: ParsedMail) -> str:
-    """The raw token of ``bounce+TOKEN@plib.pref.aomori.lg.jp`` (verification elsewhere)."""
+    """The raw token of ``bounce+TOKEN@DOMAIN``, any domain (verification elsewhere)."""
     for key in ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to"):
         m = _verp_in(pm.headers.get(key, ""))
         if m:

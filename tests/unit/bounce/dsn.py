@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-VERP = "bounce+T0K3N@plib.pref.aomori.lg.jp"
+TOKEN = "loan42.abcdefghijklmnop"
+"""Shaped like ``shared/verp.py``'s tokens (mail id, ".", 16 base32 characters)."""
+VERP = f"bounce+{TOKEN}@plib.pref.aomori.lg.jp"
 MSGID = "<loan-42@plib.pref.aomori.lg.jp>"
 
 

@@ -14,7 +14,9 @@ _SES_HEAD = (
 )
 
 
-def _ses(kind: str, status: str = "5.1.1", code: str = "smtp; 550 5.1.1 user unknown") -> dict:
+def _ses(
+    kind: str, status: str = "5.1.1", code: str = "smtp; 550 5.1.1 user unknown"
+) -> dict[str, object]:
     rcpt = {"emailAddress": "p@example.jp", "action": "failed", "status": status}
     return {
         "notificationType": kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.bounce.classifier import Category, classify
-from tests.unit.bounce.dsn import MSGID, dsn, plain
+from tests.unit.bounce.dsn import MSGID, TOKEN, dsn, plain
 from tests.unit.bounce.realworld_cases import BAD, FULL, FWD, OURS, REJ, TMP, UNK
 
 CASES = [
@@ -124,7 +124,7 @@ def test_orange_laposte_code_elsewhere_is_ignored() -> None:
 
 
 def test_recipient_differing_from_the_mailed_address_is_a_forwarding_failure() -> None:
-    mailed = {MSGID: "patron@example.jp", "T0K3N": "patron@example.jp"}
+    mailed = {MSGID: "patron@example.jp", TOKEN: "patron@example.jp"}
     raw = dsn("forwarded@elsewhere.example", "5.1.1", "550 5.1.1 User unknown")
     rec = classify(raw, sent=mailed.get).recipients[0]
     assert rec.category is FWD
@@ -175,8 +175,8 @@ def test_original_recipient_trail_keeps_the_underlying_cause() -> None:
 def test_correlation_keys_are_extracted() -> None:
     res = classify(dsn())
     assert res.original_message_id == MSGID
-    assert res.verp_token == "T0K3N"
-    assert res.recipients[0].evidence.verp_token == "T0K3N"
+    assert res.verp_token == TOKEN
+    assert res.recipients[0].evidence.verp_token == TOKEN
     assert res.recipients[0].evidence.remote_mta == "mx.example.jp"
 
 
