@@ -11,11 +11,17 @@ that is not a valid ``TriggerFired`` of the subject's trigger is not a fire reco
 skipped with a warning (``scheduler.fired_unreadable``: stream sequence and subject, never
 the payload), and the answer comes from the valid ones. A record whose occurrence id or
 run date disagrees with its nominal time is not one either.
+
+The Saturday mail of a batch follows what the batch's cutoff did (``cutoff_records``): a
+fire of the cutoff for its Thursday, or the batch's ``ServiceSuspended`` on
+``schedule.suspended`` (read the same way: one that is not a valid ServiceSuspended of a
+consistent batch is skipped with the warning ``scheduler.suspended_unreadable``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from nats.js import JetStreamContext
@@ -26,8 +32,16 @@ from pydantic import ValidationError
 from shared.bus import kvscan
 from shared.bus.publish import publish
 from shared.contracts.base import Event
-from shared.contracts.schedule import TriggerFired
+from shared.contracts.schedule import ServiceSuspended, TriggerFired
 
+from .calendar import (
+    Calendar,
+    CutoffRecord,
+    batch_for_thursday,
+    cutoff_record,
+    followed_batches,
+    occurrences,
+)
 from .calendar.model import occurrence_id
 from .errors import problems
 
@@ -54,6 +68,25 @@ def _read_fire(data: bytes | None, trigger: str) -> TriggerFired | str:
         # The nominal time carries the calendar's offset: its date is the run date. A
         # record that disagrees would stand for a fire on a day it did not happen.
         return "its run date is not the day of its nominal time"
+    return event
+
+
+def _read_suspension(data: bytes | None) -> ServiceSuspended | str:
+    """The ServiceSuspended of a batch in ``data``, or what is wrong with it."""
+    try:
+        event = ServiceSuspended.model_validate_json(data or b"")
+    except ValidationError as exc:
+        return problems(exc)
+    if event.batch is None:
+        return "it names no batch"
+    try:
+        expected = batch_for_thursday(event.batch.thursday)
+    except ValueError as exc:
+        return str(exc)
+    if event.batch != expected:
+        return "its pickup dates are not those of its Thursday"
+    if event.occurrence_id != occurrence_id(event.trigger, event.nominal_time):
+        return "its occurrence id is not the one of its nominal time"
     return event
 
 
@@ -87,6 +120,57 @@ class ScheduleBus:
         fired = [e for e in await self.fires(trigger) if e.nominal_time <= now]
         return max(fired, key=lambda e: e.nominal_time, default=None)
 
+    async def suspended_for(self, thursday: date) -> ServiceSuspended | None:
+        """The first ServiceSuspended of the batch processed on ``thursday``, if any."""
+        found = [e for e in await self.suspensions() if _thursday(e) == thursday]
+        return found[0] if found else None
+
+    async def cutoff_records(
+        self, cutoff: str, thursdays: Iterable[date]
+    ) -> tuple[CutoffRecord, ...]:
+        """What the cutoff trigger ``cutoff`` did for each batch of ``thursdays``, where
+        the stream says it (``calendar.cutoff_record``); the others are left out."""
+        days = tuple(thursdays)
+        if not days:
+            return ()
+        fires, suspended = await self.fires(cutoff), await self.suspensions()
+        records: list[CutoffRecord] = []
+        for day in days:
+            fired = next((e for e in reversed(fires) if e.run_date == day), None)
+            first = next((e for e in suspended if _thursday(e) == day), None)
+            record = cutoff_record(day, fired, first)
+            if record is not None:
+                records.append(record)
+        return tuple(records)
+
+    async def with_cutoff_records(self, cal: Calendar, start: datetime, end: datetime) -> Calendar:
+        """``cal`` with the cutoff records of the batches whose later triggers (the
+        Saturday mail) occur in ``[start, end)``: their occurrences, from this calendar,
+        show what the engine decides (``plan``, ``status``). Unchanged without a cutoff."""
+        if cal.cutoff is None:
+            return cal
+        days = followed_batches(occurrences(start, end, cal), cal)
+        return cal.with_cutoffs(await self.cutoff_records(cal.cutoff.name, days))
+
+    async def suspensions(self) -> list[ServiceSuspended]:
+        """Every valid ServiceSuspended of a batch, in stream order (the others skipped)."""
+        found: list[ServiceSuspended] = []
+        subject = ServiceSuspended.SUBJECT
+        for msg in await kvscan.subject_messages(self._js, SCHEDULE_STREAM, subject):
+            event = _read_suspension(msg.data)
+            if isinstance(event, ServiceSuspended):
+                found.append(event)
+                continue
+            log.warning(
+                "scheduler.suspended_unreadable",
+                extra={
+                    "sequence": msg.metadata.sequence.stream,
+                    "subject": msg.subject,
+                    "detail": event,
+                },
+            )
+        return found
+
     async def _last(self, trigger: str) -> RawStreamMsg | None:
         try:
             return await self._js.get_last_msg(SCHEDULE_STREAM, _subject(trigger))
@@ -111,3 +195,7 @@ class ScheduleBus:
                 },
             )
         return found
+
+
+def _thursday(event: ServiceSuspended) -> date | None:
+    return event.batch.thursday if event.batch is not None else None

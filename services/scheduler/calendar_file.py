@@ -11,20 +11,24 @@ Format::
 The file is UTF-8 (a Shift_JIS save is an error saying so). Dates are JST calendar days;
 ``to`` is inclusive. An entry is either ``date`` or both ``from`` and ``to``: a mix
 (``date`` with ``to``) is an error naming the entry (``closures.N``), as is a blank ``reason``.
+A key given twice in one mapping (a forgotten ``- `` before a second entry) is an error naming
+the key and its line: YAML would keep the last one and drop a closure without a word.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from yaml.nodes import MappingNode
 
 from .calendar.model import Closure
 from .errors import CalendarFileError
-from .records import Reason
+from .records import StaffReason
 
 
 class ClosureEntry(BaseModel):
@@ -33,7 +37,7 @@ class ClosureEntry(BaseModel):
     day: date | None = Field(None, alias="date")
     start: date | None = Field(None, alias="from")
     end: date | None = Field(None, alias="to")
-    reason: Reason
+    reason: StaffReason
     kind: Literal["stock-taking", "new-year", "ad-hoc"] = "ad-hoc"
 
     @model_validator(mode="after")
@@ -60,9 +64,41 @@ class CalendarFile(BaseModel):
     closures: list[ClosureEntry] = Field(default_factory=list)
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A mapping that gives ``key`` twice (lines are 1-based)."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(
+            f"line {line}: duplicate key {key!r} (first on line {first_line}): YAML would keep "
+            "only the last one; if it starts another entry, put '- ' before it"
+        )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<:`` merges may override keys: that is what they are for
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader's own error follows
+            if first is not None:
+                raise DuplicateKey(key, line, first)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_calendar(text: str, origin: str = "<calendar>") -> tuple[Closure, ...]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=_StrictLoader) or {}  # a SafeLoader
+    except DuplicateKey as exc:
+        raise CalendarFileError(origin, str(exc)) from exc
     except yaml.YAMLError as exc:
         raise CalendarFileError(origin, f"not valid YAML: {exc}") from exc
     except ValueError as exc:  # PyYAML's own date parsing, e.g. 2026-13-01

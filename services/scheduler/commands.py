@@ -42,6 +42,7 @@ from .records import (
     PauseRecord,
     RuntimeClosure,
     closure_key,
+    staff_text,
 )
 from .settings import SchedulerSettings
 from .store import ClosureStore, StateStore
@@ -64,6 +65,13 @@ def fail(message: str) -> int:
     """Say ``message`` on stderr (URL credentials masked); exit status 1."""
     _warn(message)
     return 1
+
+
+def usage_error(command: str, option: str, problem: str) -> int:
+    """Bad input found after parsing, said as argparse says it; exit status 2 (nothing is
+    written)."""
+    print(f"otayori schedule {command}: error: argument {option}: {problem}", file=sys.stderr)
+    return 2
 
 
 def nats_failure(settings: SchedulerSettings, exc: Exception) -> int:
@@ -136,21 +144,25 @@ def file_calendar(settings: SchedulerSettings) -> Calendar:
 
 
 async def _runtime_state(
-    settings: SchedulerSettings, cal: Calendar
+    settings: SchedulerSettings, cal: Calendar, start: datetime, end: datetime
 ) -> tuple[Calendar, set[str], str | None]:
-    """Calendar with runtime closures, paused triggers; or an error text if NATS is away
-    or a runtime closure is unreadable (said on stderr, with how to remove it)."""
+    """Calendar with runtime closures and the cutoff records of the batches mailed in
+    ``[start, end)``, paused triggers; or an error text if NATS is away or a runtime
+    closure is unreadable (said on stderr, with how to remove it)."""
     try:
         async with cli_connection(settings) as nc:
             js = nc.jetstream()
             closures = await (await ClosureStore.open(js)).closures()
             paused = await _paused(await StateStore.open(js), cal)
+            known = await ScheduleBus(js).with_cutoff_records(
+                cal.with_closures(closures), start, end
+            )
     except UnreadableClosures as exc:
         _warn(unreadable_closures(exc))
         return cal, set(), f"unreadable: {', '.join(exc.keys)}"
     except BUS_ERRORS as exc:
         return cal, set(), mask_url(f"{type(exc).__name__}: {exc}".strip(": "))
-    return cal.with_closures(closures), paused, None
+    return known, paused, None
 
 
 async def _paused(state: StateStore, cal: Calendar) -> set[str]:
@@ -177,11 +189,12 @@ async def plan(args: argparse.Namespace) -> int:
         return fail(str(exc))
     error: str | None = "--offline"
     paused: set[str] = set()
-    if not args.offline:
-        cal, paused, error = await _runtime_state(settings, cal)
     first: date = args.start or service_clock(settings).now().astimezone(cal.tz).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=cal.tz)
-    occs = occurrences(start, start + timedelta(days=args.days), cal)
+    end = start + timedelta(days=args.days)
+    if not args.offline:
+        cal, paused, error = await _runtime_state(settings, cal, start, end)
+    occs = occurrences(start, end, cal)
     rows = [plan_row(o, cal, paused=o.trigger in paused) for o in occs]
     if args.json:
         if error:
@@ -222,6 +235,11 @@ async def fire(args: argparse.Namespace) -> int:
                 if args.at
                 else latest_at_or_before(now, spec, cal)
             )
+            # A Saturday mail follows what its batch's cutoff did, as the engine decides.
+            cal = await ScheduleBus(js).with_cutoff_records(
+                cal, occ.nominal, occ.nominal + timedelta(seconds=1)
+            )
+            occ = occurrence_at(spec, occ.nominal, cal)
             if occ.nominal > now:
                 # A run fired ahead of its time would take today's events as that day's
                 # (a hold secured today mailed today, a batch's Thursday events mailed late).
@@ -263,7 +281,11 @@ async def _fire_once(
 
 async def pause(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
-    record = PauseRecord(paused_at=SystemClock().now(), by=operator_name(), note=args.note)
+    try:  # the rule of --reason; an empty note is none (the default)
+        note = staff_text(args.note) if args.note else ""
+    except ValueError as exc:
+        return usage_error("pause", "--note", str(exc))
+    record = PauseRecord(paused_at=SystemClock().now(), by=operator_name(), note=note)
     try:
         async with cli_connection(settings) as nc:
             await (await StateStore.open(nc.jetstream())).pause(args.trigger, record)
@@ -287,11 +309,15 @@ async def resume(args: argparse.Namespace) -> int:
 async def close(args: argparse.Namespace) -> int:
     settings = load_settings(SchedulerSettings)
     if args.end < args.start:
-        return fail(f"--to {args.end} is before --from {args.start}")
-    record = RuntimeClosure(  # --reason is checked by the parser (cli.reason)
+        return usage_error("close", "--to", f"{args.end} is before --from {args.start}")
+    try:  # blank and too long are refused by the parser (cli.reason), control characters here
+        reason = staff_text(args.reason)
+    except ValueError as exc:
+        return usage_error("close", "--reason", str(exc))
+    record = RuntimeClosure(
         start=args.start,
         end=args.end,
-        reason=args.reason,
+        reason=reason,
         added_at=SystemClock().now(),
         by=operator_name(),
     )

@@ -11,6 +11,11 @@ once per JST run date (once per batch for the weekly ones), whoever fired it (th
 ``otayori schedule fire``) and whatever its time setting was then. Every publish is
 preceded by a lease renewal (fencing).
 
+The Saturday mail of a batch follows what the batch's cutoff did, as the stream records it
+(``ScheduleBus.cutoff_records``, read when the mail comes due): fired, the mail fires;
+suspended, it does not. Only without a record do the closures of that Thursday decide. A
+batch's ``ServiceSuspended`` is published once: not again when the stream holds one.
+
 Unreadable records (any client can write the buckets and the stream) do not end the loop:
 fire messages that are not fire records are skipped (``ScheduleBus``); while a runtime
 closure is unreadable nothing fires (the tick is retried like a transient error); an
@@ -23,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -33,11 +38,12 @@ from nats.errors import Error as NatsError
 from shared.bus.kvscan import ScanError
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.schedule import TriggerFired
+from shared.contracts.schedule import ServiceSuspended, TriggerFired
 from shared.runtime.logging import mask_url
 
 from .calendar import (
     Calendar,
+    CutoffRecord,
     Fire,
     Miss,
     Skip,
@@ -46,6 +52,7 @@ from .calendar import (
     decide,
     due,
     fired_event,
+    followed_batches,
     missed_event,
     next_fire,
     suspended_event,
@@ -68,6 +75,10 @@ class Bus(Protocol):
     async def publish(self, event: Event) -> bool: ...
     async def fired_on(self, trigger: str, run_date: date) -> TriggerFired | None: ...
     async def latest_fired(self, trigger: str, now: datetime) -> TriggerFired | None: ...
+    async def suspended_for(self, thursday: date) -> ServiceSuspended | None: ...
+    async def cutoff_records(
+        self, cutoff: str, thursdays: Iterable[date]
+    ) -> tuple[CutoffRecord, ...]: ...
 
 
 def describe(exc: BaseException) -> str:
@@ -186,7 +197,19 @@ class Scheduler:
             return
         calendar = self.calendar.with_closures(await self._closures.closures())
         for spec, cached in pending:
-            await self._handle(spec, cached, calendar, now)
+            await self._handle(spec, cached, await self._followed(spec, cached, calendar, now), now)
+
+    async def _followed(
+        self, spec: TriggerSpec, cached: _Cached, calendar: Calendar, now: datetime
+    ) -> Calendar:
+        """For a trigger that follows its batch's cutoff (the Saturday mail): ``calendar``
+        with what the cutoffs of its due batches did, read from the stream now (so a cutoff
+        handled earlier in this tick counts). Other triggers: ``calendar`` as it is."""
+        cutoff = calendar.cutoff
+        if not spec.follows_cutoff or cutoff is None:
+            return calendar
+        days = followed_batches(due(spec, cached.state.handled_through, now, calendar), calendar)
+        return calendar.with_cutoffs(await self._bus.cutoff_records(cutoff.name, days))
 
     async def _load(self, spec: TriggerSpec, now: datetime) -> _Cached:
         cached = self._cache.get(spec.name)
@@ -334,9 +357,14 @@ class Scheduler:
         return True
 
     async def _suspend(self, action: Suspend, now: datetime) -> Outcome:
+        """Report the suspended week once: not when the stream already holds its
+        ServiceSuspended (normally published by the cutoff on Thursday)."""
         occ = action.occurrence
-        await self.lease.fence()
-        stored = await self._bus.publish(suspended_event(occ, now, action.reason))
+        earlier = await self._bus.suspended_for(occ.batch.thursday) if occ.batch else None
+        stored = False
+        if earlier is None:
+            await self.lease.fence()
+            stored = await self._bus.publish(suspended_event(occ, now, action.reason))
         self._metrics.skipped.labels(occ.trigger, "suspended").inc()
         log.info(
             "scheduler.suspended",
@@ -345,6 +373,7 @@ class Scheduler:
                 "occurrence": occ.id,
                 "reason": action.reason,
                 "reported": stored,
+                "earlier": earlier.event_id if earlier else None,
             },
         )
         return "suspended"

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from nats.errors import Error as NatsError
-from nats.js.errors import APIError, KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from .errors import LeaseLost
@@ -70,12 +70,19 @@ class Lease:
             return
         try:
             await self._kv.delete(LEASE_KEY, last=self.revision)
-        except APIError:
-            pass  # already someone else's
-        except (NatsError, TimeoutError) as exc:
-            # NATS unreachable while stopping: the lease expires by its TTL instead.
+        except KeyWrongLastSequenceError:
+            # Expired (and maybe taken by another replica) meanwhile: not ours to delete.
             self.revision = None
-            log.warning("scheduler.lease_release_failed", extra={"error": type(exc).__name__})
+            log.warning("scheduler.lease_lost", extra={"holder": self.holder})
+            return
+        except (NatsError, TimeoutError) as exc:  # APIError included
+            # Refused by the server, or NATS unreachable while stopping: the lease expires
+            # by its TTL instead.
+            self.revision = None
+            log.warning(
+                "scheduler.lease_release_failed",
+                extra={"holder": self.holder, "error": type(exc).__name__},
+            )
             return
         self.revision = None
         log.info("scheduler.lease_released", extra={"holder": self.holder})

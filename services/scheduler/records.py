@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -11,7 +12,8 @@ from .calendar.model import Closure
 
 Outcome = Literal["init", "fired", "missed", "suspended", "skipped"]
 
-#: Longest closure reason (calendar file and ``schedule close --reason``).
+#: Longest closure reason (calendar file and ``schedule close --reason``) and pause note
+#: (``schedule pause --note``).
 MAX_REASON = 200
 #: The days the commands accept. The calendar looks weeks past the last day asked for (a
 #: weekly run's window, a hold's pickup deadline): a day near ``date.max`` would overflow.
@@ -27,6 +29,26 @@ def not_blank(text: str) -> str:
     return stripped
 
 
+def one_line(text: str) -> str:
+    """``text`` if it has no control characters (newline, tab, escape, ...) nor line or
+    paragraph separators: staff text is shown in one cell of a table."""
+    for pos, char in enumerate(text, start=1):
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            raise ValueError(
+                f"must not contain control characters (U+{ord(char):04X} at character {pos})"
+            )
+    return text
+
+
+def staff_text(text: str) -> str:
+    """A reason or note typed by staff, surrounding space dropped: not blank, at most
+    ``MAX_REASON`` characters, one line (``ValueError`` saying which rule it breaks)."""
+    stripped = not_blank(text)
+    if len(stripped) > MAX_REASON:
+        raise ValueError(f"at most {MAX_REASON} characters (this one has {len(stripped)})")
+    return one_line(stripped)
+
+
 def within_days(when: datetime) -> datetime:
     """A stored time between ``FIRST_DAY`` and ``LAST_DAY``: a value near the ends of
     ``datetime`` (written by hand, or by another tool) would overflow the calendar's
@@ -39,7 +61,12 @@ def within_days(when: datetime) -> datetime:
 #: A time kept in a record.
 StoredTime = Annotated[AwareDatetime, AfterValidator(within_days)]
 
-#: A closure's reason: shown to staff and sent in events.
+#: A closure's reason typed by staff (the calendar file; the commands check theirs with
+#: ``staff_text``): shown to staff and sent in events.
+StaffReason = Annotated[str, AfterValidator(staff_text)]
+#: A stored closure's reason, read back as the rules stood when it was written: a record an
+#: older version wrote (a line break in its reason) stays readable, or every trigger would
+#: stop firing while it is unreadable.
 Reason = Annotated[str, Field(max_length=MAX_REASON), AfterValidator(not_blank)]
 
 
@@ -65,7 +92,7 @@ class PauseRecord(_Record):
 
     paused_at: StoredTime
     by: str
-    note: str = ""
+    note: str = ""  # checked when typed (``staff_text``); read back as written
 
 
 class ForcedRecord(_Record):

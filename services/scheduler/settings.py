@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from shared.settings import CommonSettings
 
 #: Grace windows stay inside the SCHEDULE stream's 8-day duplicate window.
 MAX_GRACE = timedelta(days=7)
+
+#: A number of seconds, as the environment gives it (``3600``, ``90.5``).
+_SECONDS = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
+
+
+def _seconds(value: object) -> object:
+    """Plain seconds (``3600``) as a number, which pydantic reads as seconds; anything else
+    (ISO 8601 ``PT6H``, ``HH:MM:SS``) is left to pydantic."""
+    if isinstance(value, str) and _SECONDS.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
+def _grace_window(value: timedelta) -> timedelta:
+    """Longer than zero (with none, every occurrence would be missed, never fired) and at
+    most ``MAX_GRACE``."""
+    if value <= timedelta(0):
+        raise ValueError(
+            "must be longer than zero (seconds or ISO 8601, e.g. 3600 or PT1H): with no grace "
+            "window every occurrence would be reported missed and never fired"
+        )
+    if value > MAX_GRACE:
+        raise ValueError(
+            "must be at most 7 days (604800 or P7D): grace windows stay inside the "
+            "SCHEDULE stream's 8-day duplicate window"
+        )
+    return value
+
+
+def _local_time(value: time) -> time:
+    """A wall-clock time of ``OTAYORI_TIMEZONE``: an offset (``09:00+00:00``) would be
+    ignored by the calendar, so it is refused rather than read as 09:00 local time."""
+    if value.tzinfo is not None:
+        raise ValueError(
+            "give the local time of OTAYORI_TIMEZONE without a UTC offset (e.g. 09:00)"
+        )
+    return value
+
+
+#: How late an occurrence may still fire: seconds or ISO 8601, > 0 and <= ``MAX_GRACE``.
+Grace = Annotated[timedelta, BeforeValidator(_seconds), AfterValidator(_grace_window)]
+#: A trigger's time of day in the library's zone (HH:MM, no offset).
+LocalTime = Annotated[time, AfterValidator(_local_time)]
 
 
 class SchedulerSettings(CommonSettings):
@@ -30,40 +74,37 @@ class SchedulerSettings(CommonSettings):
     scheduler_daily_on_closed: Literal["skip", "run"] = Field(
         "skip", description="Daily runs (hold-ready, overdue) on closed days: skip or run."
     )
-    scheduler_cutoff_time: time = Field(
+    scheduler_cutoff_time: LocalTime = Field(
         time(8, 30), description="weekly-cutoff: Thursday time (JST) the weekly batch closes."
     )
-    scheduler_loan_mail_time: time = Field(
+    scheduler_loan_mail_time: LocalTime = Field(
         time(9, 0), description="weekly-loan-mail: Saturday time (JST) of the online loan mail."
     )
-    scheduler_hold_ready_time: time = Field(
+    scheduler_hold_ready_time: LocalTime = Field(
         time(8, 0), description="daily-hold-ready: daily time (JST) of the ready-for-pickup run."
     )
-    scheduler_overdue_time: time = Field(
+    scheduler_overdue_time: LocalTime = Field(
         time(10, 0), description="daily-overdue: daily time (JST) of the overdue-reminder run."
     )
-    scheduler_bounce_digest_time: time = Field(
+    scheduler_bounce_digest_time: LocalTime = Field(
         time(8, 45), description="weekly-bounce-digest: Monday time (JST) of the staff digest."
     )
-    scheduler_cutoff_grace: timedelta = Field(
+    scheduler_cutoff_grace: Grace = Field(
         timedelta(hours=6),
-        le=MAX_GRACE,
         description="How late weekly-cutoff may still fire after downtime (seconds or PT6H).",
     )
-    scheduler_loan_mail_grace: timedelta = Field(
+    scheduler_loan_mail_grace: Grace = Field(
         timedelta(hours=6),
-        le=MAX_GRACE,
         description="How late weekly-loan-mail may still fire; later ones are reported missed.",
     )
-    scheduler_hold_ready_grace: timedelta = Field(
-        timedelta(hours=4), le=MAX_GRACE, description="How late daily-hold-ready may still fire."
+    scheduler_hold_ready_grace: Grace = Field(
+        timedelta(hours=4), description="How late daily-hold-ready may still fire."
     )
-    scheduler_overdue_grace: timedelta = Field(
-        timedelta(hours=6), le=MAX_GRACE, description="How late daily-overdue may still fire."
+    scheduler_overdue_grace: Grace = Field(
+        timedelta(hours=6), description="How late daily-overdue may still fire."
     )
-    scheduler_bounce_digest_grace: timedelta = Field(
+    scheduler_bounce_digest_grace: Grace = Field(
         timedelta(hours=24),
-        le=MAX_GRACE,
         description="How late weekly-bounce-digest may still fire.",
     )
     scheduler_lease_renew: float = Field(

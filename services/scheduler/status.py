@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from shared.runtime.logging import mask_url
 from shared.settings import load_settings
 
+from .bus import ScheduleBus
 from .calendar import Calendar, TriggerSpec, occurrences
 from .commands import (
     BUS_ERRORS,
@@ -65,12 +66,13 @@ class TriggerStatus:
     spec: TriggerSpec
     state: Read[TriggerState]
     pause: Read[PauseRecord]
+    #: None while paused (a paused occurrence is skipped, whenever resumed) or when there
+    #: is none within ``HORIZON``.
     next_fire: datetime | None
 
     @property
     def paused(self) -> bool:
-        """As the engine sees it: an unreadable pause counts as a pause."""
-        return self.pause.value is not None or self.pause.unreadable is not None
+        return counts_as_paused(self.pause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,11 @@ class Status:
     leader: Read[tuple[LeaseRecord, int]]
     closures: tuple[RuntimeClosure, ...]
     unreadable_closures: tuple[UnreadableRecord, ...]
+
+
+def counts_as_paused(pause: Read[PauseRecord]) -> bool:
+    """As the engine sees it: an unreadable pause counts as a pause."""
+    return pause.value is not None or pause.unreadable is not None
 
 
 async def _read(found: Awaitable[T | None]) -> Read[T]:
@@ -101,12 +108,15 @@ async def read_status(js: JetStreamContext, cal: Calendar, now: datetime) -> Sta
     """Everything ``status`` shows; the next fires apply the readable runtime closures."""
     closures, unreadable = await (await ClosureStore.open(js)).scan()
     cal = cal.with_closures(tuple(c.closure() for c in closures))
+    # A Saturday mail follows what its batch's cutoff did, as the engine decides.
+    cal = await ScheduleBus(js).with_cutoff_records(cal, now, now + HORIZON)
     store = await StateStore.open(js)
     triggers: list[TriggerStatus] = []
     for spec in cal.triggers:
         state = await _read(_state(store, spec.name))
         pause = await _read(store.paused(spec.name))
-        triggers.append(TriggerStatus(spec, state, pause, next_fire(spec, now, cal)))
+        upcoming = None if counts_as_paused(pause) else next_fire(spec, now, cal)
+        triggers.append(TriggerStatus(spec, state, pause, upcoming))
     lease = await _read(leader(js))
     return Status(now, cal, tuple(triggers), lease, tuple(closures), tuple(unreadable))
 
@@ -227,14 +237,20 @@ def _jst(value: datetime | None, cal: Calendar) -> str:
 def _pause_ja(t: TriggerStatus, cal: Calendar) -> str:
     pause = t.pause.value
     if pause is not None:
-        note = f"「{pause.note}」" if pause.note else ""
+        note = f"「{' '.join(pause.note.split())}」" if pause.note else ""  # one line
         return f"一時停止中 {pause.by} {_jst(pause.paused_at, cal)}{note}"
     return "一時停止扱い（記録が読めません）" if t.pause.unreadable else "-"
 
 
+def _next_ja(t: TriggerStatus, cal: Calendar) -> str:
+    if t.paused:
+        return "なし（一時停止中）"
+    return _jst(t.next_fire, cal) if t.next_fire else "60日以内になし"
+
+
 def _cells(t: TriggerStatus, cal: Calendar) -> tuple[str, ...]:
     state = t.state.value
-    head = (t.spec.name, _jst(t.next_fire, cal) if t.next_fire else "60日以内になし")
+    head = (t.spec.name, _next_ja(t, cal))
     if state is None:
         handled = "読めません" if t.state.unreadable else "未初期化"
         return (*head, handled, "-", "-", "-", "-", _pause_ja(t, cal))

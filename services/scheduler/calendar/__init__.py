@@ -2,11 +2,13 @@
 
 from .batch import batch_for_day, batch_for_thursday
 from .catchup import Action, Fire, Miss, Skip, Suspend, decide
-from .closures import closed_reason, suppression
+from .closures import batch_suppression, closed_reason, suppression
+from .cutoffs import cutoff_record, followed_batches
 from .events import fired_event, missed_event, suspended_event
 from .model import (
     Calendar,
     Closure,
+    CutoffRecord,
     HolidayPolicy,
     Occurrence,
     TriggerSpec,
@@ -19,6 +21,7 @@ __all__ = [
     "Action",
     "Calendar",
     "Closure",
+    "CutoffRecord",
     "Fire",
     "HolidayPolicy",
     "Miss",
@@ -28,10 +31,13 @@ __all__ = [
     "TriggerSpec",
     "batch_for_day",
     "batch_for_thursday",
+    "batch_suppression",
     "closed_reason",
+    "cutoff_record",
     "decide",
     "due",
     "fired_event",
+    "followed_batches",
     "latest_at_or_before",
     "missed_event",
     "next_fire",

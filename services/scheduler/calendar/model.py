@@ -47,6 +47,17 @@ class TriggerSpec:
     def is_daily(self) -> bool:
         return self.weekday is None
 
+    @property
+    def is_cutoff(self) -> bool:
+        """The batch's own Thursday trigger: the one that says whether it is processed."""
+        return self.on_closed == "batch" and self.batch_offset == 0
+
+    @property
+    def follows_cutoff(self) -> bool:
+        """A later trigger of the batch (the Saturday mail): it follows what the batch's
+        cutoff did, where that is recorded (``CutoffRecord``)."""
+        return self.on_closed == "batch" and bool(self.batch_offset)
+
 
 @dataclass(frozen=True, slots=True)
 class Closure:
@@ -68,6 +79,15 @@ class Closure:
 
 
 @dataclass(frozen=True, slots=True)
+class CutoffRecord:
+    """What the cutoff of the batch processed on ``thursday`` did, as the SCHEDULE stream
+    records it: fired (``suspended_by`` None: the items were processed), or suspended."""
+
+    thursday: date
+    suspended_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Calendar:
     """Everything the pure functions need: zone, triggers, closures, holiday handling."""
 
@@ -76,6 +96,9 @@ class Calendar:
     closures: tuple[Closure, ...] = ()
     holiday_policy: HolidayPolicy = "ignore"
     holiday_name: HolidayLookup = field(default=no_holidays)
+    #: What the batches' cutoffs did (read from the stream); a batch without a record
+    #: follows the closures.
+    cutoffs: tuple[CutoffRecord, ...] = ()
 
     def trigger(self, name: str) -> TriggerSpec:
         for spec in self.triggers:
@@ -85,6 +108,18 @@ class Calendar:
 
     def with_closures(self, extra: tuple[Closure, ...]) -> Calendar:
         return replace(self, closures=self.closures + extra)
+
+    def with_cutoffs(self, records: tuple[CutoffRecord, ...]) -> Calendar:
+        """This calendar with these cutoff records (replacing any it had)."""
+        return replace(self, cutoffs=records)
+
+    def cutoff_record(self, thursday: date) -> CutoffRecord | None:
+        return next((r for r in self.cutoffs if r.thursday == thursday), None)
+
+    @property
+    def cutoff(self) -> TriggerSpec | None:
+        """The batch's cutoff trigger, if the calendar has one."""
+        return next((t for t in self.triggers if t.is_cutoff), None)
 
 
 @dataclass(frozen=True, slots=True)
