@@ -3,8 +3,11 @@
 A VERP token is trusted only when its HMAC verifies. A token whose MAC does not verify is
 evidence of forgery (or of mail sent under an old ``verp_secret``): the bounce concerns
 nobody — no other method is tried, since everything else in that message is as untrusted
-— and it is said so in the evidence (``verp: forged``). The lookups are a protocol, so the
-order is table-tested with in-memory fakes and wired to JetStream KV in the service.
+— and it is said so in the evidence (``verp: forged``). A patron found by the address
+alone is *unconfirmed* (``Correlated.confirmed``): anybody can write a patron's address
+into a bounce, so such a bounce may put them on the staff queue but never suppresses
+their address. The lookups are a protocol, so the order is table-tested with in-memory
+fakes and wired to JetStream KV in the service.
 """
 
 from __future__ import annotations
@@ -37,17 +40,40 @@ class Correlated:
     record: MailRecord | None = None
     verp: VerpCheck = "absent"
 
+    @property
+    def confirmed(self) -> bool:
+        """The patrons come from our own record of the mail (the ledger, reached by a
+        verified VERP token or by our Message-ID, or the mailer's own outcome), not from
+        an address written in the bounce: only then may the bounce suppress an address."""
+        return self.method != "address"
+
 
 @dataclass(frozen=True, slots=True)
 class MailIds:
-    """Mail ids named in a bounce: the verified VERP one and those of our Message-IDs."""
+    """Mail ids named in a bounce: the verified VERP one and those of our Message-IDs.
+
+    ``token`` is the first ``bounce+TOKEN@`` token anywhere in the (scanned) bounce,
+    whatever its domain, verified or not: ``verp`` is its mail id when it verified.
+    """
 
     verp: str | None = None
     forged_token: bool = False
     by_message_id: tuple[str, ...] = field(default=())
+    token: str = ""
 
     def all(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*([self.verp] if self.verp else []), *self.by_message_id]))
+
+    def token_for(self, classified: str) -> str:
+        """The token to correlate a recipient with, given the one the classifier found.
+
+        A forged token anywhere in the bounce wins: the message as a whole is untrusted,
+        so no recipient of it may fall back to its address. Otherwise the classifier's
+        token, else the scan's (the classifier may not have looked where it was).
+        """
+        if self.forged_token or not classified:
+            return self.token or classified
+        return classified
 
 
 def verp_mail_id(key: bytes, token: str) -> tuple[str | None, VerpCheck]:
@@ -62,9 +88,10 @@ def verp_mail_id(key: bytes, token: str) -> tuple[str | None, VerpCheck]:
 def mail_ids_in(raw: bytes, key: bytes) -> MailIds:
     """Scan a bounce (bounded) for a VERP token and our Message-IDs, before classifying."""
     text = raw[:_SCAN_LIMIT].decode("latin-1")
-    verp, check = verp_mail_id(key, find_token(text) or "")
+    token = find_token(text) or ""
+    verp, check = verp_mail_id(key, token)
     found = (mail_id_from_message_id(m.group(0)) for m in _OUR_MSGID.finditer(text))
-    return MailIds(verp, check == "forged", tuple(dict.fromkeys(i for i in found if i)))
+    return MailIds(verp, check == "forged", tuple(dict.fromkeys(i for i in found if i)), token)
 
 
 class SentLookup:

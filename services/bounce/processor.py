@@ -22,6 +22,7 @@ from services.bounce.correlate import Correlated, SentLookup, correlate, mail_id
 from services.bounce.metrics import BounceMetrics
 from services.bounce.poison import FailureCounts
 from services.bounce.queue import (
+    IN_QUEUE,
     Applied,
     Policy,
     add_suppressed,
@@ -30,7 +31,7 @@ from services.bounce.queue import (
     hit_key,
 )
 from services.bounce.stores import SeenBounce, Stores, patron_key, unavailable
-from services.bounce.suppress import suppress
+from services.bounce.suppress import settle
 from shared.carriers import carrier_group
 from shared.clock import Clock
 from shared.contracts.base import Event
@@ -141,9 +142,9 @@ class BounceProcessor:
         result = port.classify_message(raw, SentLookup(self._key, records))
         disposition: Disposition = "processed" if result.readable else "quarantine"
         if result.is_complaint:
-            await self._complaint(bounce_id, result)
+            await self._complaint(bounce_id, result, ids.token_for(result.verp_token))
         for index, found in enumerate(result.recipients):
-            token = found.evidence.verp_token or result.verp_token
+            token = ids.token_for(found.evidence.verp_token or result.verp_token)
             msgid = found.evidence.original_message_id or result.original_message_id
             await self.record(Found(bounce_id, index, found, token, msgid, "imap"))
         await self._seen(bounce_id, disposition, len(result.recipients))
@@ -245,44 +246,55 @@ class BounceProcessor:
 
         A patron who has changed the address the mail went to (per ``bounce_addresses``)
         gets the bounce as evidence only: no flag, no suppression (``queue.MOVED_NOTE``).
+        A patron found by the address alone (unconfirmed: ``correlation: address``) is
+        flagged for staff to check, but the address is not suppressed.
         """
         r, record = item.result, corr.record
         mailed = record.recipient if record else r.recipient
         moved: frozenset[str] = frozenset()
-        if corr.method != "address" and corr.patron_ids and mailed:
+        if corr.confirmed and corr.patron_ids and mailed:
             moved = await self._stores.moved_away(mailed)
         hit = hit_key(item.bounce_id, r.recipient, item.index)
         address = r.recipient or mailed
         for patron_id in corr.patron_ids:
+            context = {"patron_id": patron_id, "bounce_id": item.bounce_id}
             if patron_id in moved:
                 self._metrics.address_moved.inc()
-                context = {"patron_id": patron_id, "bounce_id": item.bounce_id}
                 log.info("bounce.address_moved_away", extra=context)
-            await self._flag(patron_id, ev, address, hit, moved=patron_id in moved)
+            elif not corr.confirmed:
+                log.info("bounce.unconfirmed_correlation", extra=context)
+            suppresses = ev.category == "bad_address" and corr.confirmed and patron_id not in moved
+            akey = address_key(address) if address and suppresses else ""
+            await self._flag(patron_id, ev, akey, hit, moved=patron_id in moved)
         return tuple(p for p in corr.patron_ids if p not in moved)
 
     async def _flag(
-        self, patron_id: str, ev: QueueEvidence, address: str, hit: str, *, moved: bool
+        self, patron_id: str, ev: QueueEvidence, akey: str, hit: str, *, moved: bool
     ) -> None:
+        """Apply the bounce to the patron's entry; ``akey``: the address it suppresses.
+
+        The entry is written first (naming the address), then the suppression is settled
+        to agree with it (``suppress.settle``): a staff resolve landing in between leaves
+        either a resolved entry and no suppression, or a re-opened flag holding both.
+        """
         now = self._clock.now()
         outcome: list[Applied] = []
-        akey = address_key(address) if address and not moved else ""
 
         def change(current: QueueEntry | None) -> QueueEntry | None:
             applied = apply_bounce(current, patron_id, ev, self._policy, now, hit=hit,
                                    moved=moved)  # fmt: skip
             outcome.append(applied)
             entry = applied.entry
-            if entry is not None and akey and ev.category == "bad_address" and entry.status:
+            if entry is not None and akey and entry.status in IN_QUEUE:
                 entry = add_suppressed(entry, akey)
             return entry
 
         entry = await self._stores.queue.update(patron_key(patron_id), change)
         applied = outcome[-1]
+        if akey:
+            await settle(self._stores, akey, patron_id, now, ev.category)
         if entry is None or moved:
             return
-        if ev.category == "bad_address" and akey and entry.status in ("open", "contacted"):
-            await suppress(self._stores, akey, patron_id, ev.category, now)
         if applied.flagged:
             if not applied.duplicate:
                 self._metrics.flags.labels(category=entry.category or ev.category).inc()
@@ -317,9 +329,9 @@ class BounceProcessor:
             evidence=_contract_evidence(ev),
         )
 
-    async def _complaint(self, bounce_id: str, result: port.Classification) -> None:
+    async def _complaint(self, bounce_id: str, result: port.Classification, token: str) -> None:
         self._metrics.complaints.inc()
-        corr = await correlate(self._stores, self._key, "", result.verp_token,
+        corr = await correlate(self._stores, self._key, "", token,
                                result.original_message_id)  # fmt: skip
         ev = bounded(
             QueueEvidence, bounce_id=bounce_id, received_at=self._clock.now(), source="imap",

@@ -183,6 +183,13 @@ def add_suppressed(entry: QueueEntry, key: str) -> QueueEntry:
     return entry.model_copy(update={"address_keys": [*entry.address_keys, key]})
 
 
+def holds_address(entry: QueueEntry | None, key: str) -> bool:
+    """Whether the patron's flag holds the suppression of ``key``: the flag is in the
+    queue (open or contacted) and lists the address. A patron is in that suppression's
+    ``patron_ids`` exactly when this is true (``suppress.settle`` keeps it so)."""
+    return entry is not None and entry.status in IN_QUEUE and key in entry.address_keys
+
+
 StaffStatus = Literal["contacted", "resolved"]
 
 

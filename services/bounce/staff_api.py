@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from nats.aio.client import Client
@@ -23,7 +24,7 @@ from services.bounce.processor import Publish
 from services.bounce.queue import StaffStatus, mark
 from services.bounce.queue_view import STATUS_JA
 from services.bounce.stores import Stores, patron_key
-from services.bounce.suppress import lift
+from services.bounce.suppress import lift, settle
 from shared.bus.consume import validation_lines
 from shared.clock import Clock
 from shared.contracts.bounce import PatronFlagUpdated
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 OutcomeReader = Callable[[str], Awaitable[list[MailOutcomeLine]]]
 Req = TypeVar("Req", bound=BaseModel)
 QUEUE_GROUP = "bounce-staff-api"
+#: Rounds of lift-then-mark a resolve tries while bounces keep adding addresses.
+_RESOLVE_ROUNDS = 20
 
 
 def summary(entry: QueueEntry) -> QueueSummary | None:
@@ -95,18 +98,18 @@ class StaffActions:
         )
 
     async def update(self, req: QueueUpdateRequest, wanted: StaffStatus) -> QueueUpdateReply:
+        """Mark the flag; a resolve lifts the patron's suppressions first, so a request
+        that failed half-way (a NATS timeout) is completed by sending it again."""
         now = self._clock.now()
-        held: list[str] = []
-
-        def change(current: QueueEntry | None) -> QueueEntry | None:
-            held[:] = current.address_keys if current else []
-            return mark(current, req.patron_id, wanted, req.note, req.by, now)
-
-        entry = await self._stores.queue.update(patron_key(req.patron_id), change)
-        assert entry is not None  # mark() always returns an entry or raises
+        entry: QueueEntry | None
         if wanted == "resolved":
-            for key in held:
-                await lift(self._stores, key, req.patron_id)
+            entry = await self._resolve(req, now)
+        else:
+            entry = await self._stores.queue.update(
+                patron_key(req.patron_id),
+                lambda current: mark(current, req.patron_id, wanted, req.note, req.by, now),
+            )
+        assert entry is not None  # mark() always returns an entry or raises
         await self._publish(
             PatronFlagUpdated(
                 event_id=f"flag-updated-{patron_key(req.patron_id)}-{len(entry.notes)}",
@@ -119,6 +122,59 @@ class StaffActions:
         )
         log.info("bounce.flag_updated", extra={"patron_id": req.patron_id, "status": wanted})
         return QueueUpdateReply(entry=entry)
+
+    async def _resolve(self, req: QueueUpdateRequest, now: datetime) -> QueueEntry:
+        """Lift every suppression the flag holds, then mark it resolved, then settle.
+
+        The lifts come first and are idempotent: when one fails nothing is marked yet and
+        the request can simply be sent again. The mark is refused (and the lifts redone)
+        while the entry names an address not lifted yet (a bounce landed meanwhile). After
+        the mark, ``settle`` undoes a suppression a concurrent bounce re-wrote between a
+        lift and the mark. A request whose resolve is already recorded (the same note,
+        by the same person, is the flag's last) is a retry: it only publishes again (same
+        event id, de-duplicated by the stream).
+        """
+        key = patron_key(req.patron_id)
+        lifted: set[str] = set()
+        for _ in range(_RESOLVE_ROUNDS):
+            current, _ = await self._stores.queue.get(key)
+            if current is not None and _already_resolved(current, req):
+                return current
+            mark(current, req.patron_id, "resolved", req.note, req.by, now)  # or raises
+            for akey in current.address_keys if current else ():
+                if akey not in lifted:
+                    await lift(self._stores, akey, req.patron_id)
+                    lifted.add(akey)
+            entry = await self._mark_resolved(req, now, lifted)
+            if entry is not None:
+                for akey in sorted(lifted):
+                    await settle(self._stores, akey, req.patron_id, now)
+                return entry
+        raise ConflictError(self._stores.queue.name, key)
+
+    async def _mark_resolved(
+        self, req: QueueUpdateRequest, now: datetime, lifted: set[str]
+    ) -> QueueEntry | None:
+        """The resolved entry; ``None`` (nothing written) when it names an address that
+        is not in ``lifted``."""
+        late: set[str] = set()
+
+        def change(current: QueueEntry | None) -> QueueEntry | None:
+            late.clear()
+            late.update(set(current.address_keys if current else ()) - lifted)
+            if late:
+                return None
+            return mark(current, req.patron_id, "resolved", req.note, req.by, now)
+
+        entry = await self._stores.queue.update(patron_key(req.patron_id), change)
+        return None if late else entry
+
+
+def _already_resolved(entry: QueueEntry, req: QueueUpdateRequest) -> bool:
+    if entry.status != "resolved" or not entry.notes:
+        return False
+    last = entry.notes[-1]
+    return (last.status, last.by, last.text) == ("resolved", req.by, req.note)
 
 
 def _not_in_queue(patron_id: str) -> StaffError:

@@ -1,11 +1,23 @@
-"""Suppressing a bad address for the mailer, and lifting it (email change, staff)."""
+"""Suppressing a bad address for the mailer, and lifting it (email change, staff).
+
+A patron holds the suppression of an address exactly while their queue entry holds it
+(``queue.holds_address``). The entry and the suppression are two KV keys written by two
+parties (the processor adds, staff resolve lifts), so each party, after writing the entry,
+``settle``s the suppression to agree with it and re-reads the entry: when the entry changed
+meanwhile the other party may have acted on an older view, and it settles again. Whoever
+writes the entry last settles last, so the two end up agreeing whatever the interleaving.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from services.bounce.stores import Stores
+from services.bounce.errors import ConflictError
+from services.bounce.queue import holds_address
+from services.bounce.stores import Stores, patron_key
 from shared.mailrecord import Suppression
+
+_SETTLE_ROUNDS = 20
 
 REASON = "bounce: bad_address (宛先アドレスの誤り・不使用)"
 
@@ -45,3 +57,20 @@ async def lift(stores: Stores, akey: str, patron_id: str) -> bool:
         return False
     # Nobody holds it now, unless another patron's bounce suppressed it again meanwhile.
     return await stores.suppressions.delete_when(akey, lambda s: not s.patron_ids)
+
+
+async def settle(
+    stores: Stores, akey: str, patron_id: str, now: datetime, category: str = "bad_address"
+) -> None:
+    """Make ``patron_id``'s hold on the suppression of ``akey`` agree with their entry."""
+    key = patron_key(patron_id)
+    for _ in range(_SETTLE_ROUNDS):
+        entry, revision = await stores.queue.get(key)
+        if holds_address(entry, akey):
+            await suppress(stores, akey, patron_id, category, now)
+        else:
+            await lift(stores, akey, patron_id)
+        _, after = await stores.queue.get(key)
+        if after == revision:
+            return
+    raise ConflictError(stores.queue.name, key)

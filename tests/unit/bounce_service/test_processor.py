@@ -123,11 +123,16 @@ async def test_a_shared_address_stays_suppressed_while_another_family_member_is_
     events = PatronEvents(w.stores, w.publish, w.clock)
     for patron in ("P-PARENT", "P-CHILD"):
         await events.index_add(ADDR, patron)
-    await w.processor.handle_message(build_dsn(recipient=ADDR))
+        record = ledger_record(f"online_loan:{patron}:batch-2026-12-03", patron, ADDR)
+        await w.stores.ledger.put(record.mail_id, record)
+        raw = build_dsn(
+            recipient=ADDR, verp_to=verp_for(KEY, record), bounce_message_id=f"<{patron}@mx>"
+        )
+        await w.processor.handle_message(raw)
     for patron in ("P-PARENT", "P-CHILD"):
         entry, _ = await w.stores.queue.get(patron_key(patron))
         assert entry is not None and entry.status == "open"
-        assert entry.evidence[0].correlation == "address"
+        assert entry.evidence[0].correlation == "verp"
     change = PatronEmailChanged(
         occurred_at=T0, patron_id="P-CHILD", new_email="kid@example.jp", old_email=ADDR
     )
