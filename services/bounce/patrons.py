@@ -3,8 +3,9 @@
 Every ILS event that carries an address adds the patron to that address's entry in
 ``bounce_addresses`` (families share addresses). ``ils.patron.email_changed`` moves the
 patron to the new address (and records them as ``moved_away`` from the old one, even when
-the index never saw them there), resolves their open flag with a Japanese note and lifts
-the old address's suppression unless another patron's flag still holds it.
+the index never saw them there), lifts the suppressions their open flag holds (and the old
+address's, unless another patron's flag still holds it), then resolves the flag with a
+Japanese note: a redelivery completes a change that failed half-way.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from datetime import datetime
 
 from services.bounce.processor import Publish
 from services.bounce.queue import EMAIL_CHANGED_NOTE, resolve_for_email_change
-from services.bounce.stores import AddressPatrons, Stores, patron_key
-from services.bounce.suppress import lift
-from shared.bus.consume import Delivery
+from services.bounce.stores import UNAVAILABLE, AddressPatrons, Stores, patron_key
+from services.bounce.suppress import resolve_and_lift
+from shared.bus.consume import Delivery, Retry
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.bounce import PatronFlagUpdated
 from shared.contracts.ils import PatronEmailChanged
-from shared.contracts.staff import QueueEntry
 from shared.mailrecord import address_key
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,20 @@ class PatronEvents:
         self._clock = clock
 
     async def handle(self, event: Event, delivery: Delivery) -> None:
-        """Consumer handler for the ILS subjects above."""
+        """Consumer handler for the ILS subjects above: returns (ack) when done, raises
+        ``Retry`` when NATS or a bucket is unavailable or busy (every step is idempotent,
+        so the redelivery completes what was left half-done)."""
+        try:
+            await self._handle(event)
+        except UNAVAILABLE as exc:
+            log.warning(
+                "bounce.ils_event_deferred",
+                extra={"subject": delivery.subject, "error": type(exc).__name__,
+                       "delivered": delivery.num_delivered},
+            )  # fmt: skip
+            raise Retry(f"{event.subject()}: {type(exc).__name__}") from exc
+
+    async def _handle(self, event: Event) -> None:
         if isinstance(event, PatronEmailChanged):
             await self.email_changed(event)
             return
@@ -98,34 +111,41 @@ class PatronEvents:
         await self._stores.addresses.update(address_key(address), change)
 
     async def email_changed(self, event: PatronEmailChanged) -> None:
+        """Move the patron in the index, resolve their flag and lift its suppressions.
+
+        Every step is idempotent and the flag is marked only after its suppressions are
+        lifted (``suppress.resolve_and_lift``), so a redelivery after a failure anywhere
+        (a NATS timeout) completes the change, and a bounce racing it leaves the flag and
+        the suppression agreeing. The event is published (again) while the flag's last
+        note is the email change's: its id is the event's, de-duplicated by the stream.
+        """
         patron_id = event.patron_id
-        if event.old_email and event.old_email.strip():
-            await self.index_remove(event.old_email, patron_id, event.occurred_at)
+        old = event.old_email if event.old_email and event.old_email.strip() else None
+        if old is not None:
+            await self.index_remove(old, patron_id, event.occurred_at)
         if event.new_email.strip():
             await self.index_add(event.new_email, patron_id, event.occurred_at)
-        held: set[str] = set()
         now = self._clock.now()
-
-        def change(current: QueueEntry | None) -> QueueEntry | None:
-            held.update(current.address_keys if current else ())
-            return resolve_for_email_change(current, now)
-
-        entry = await self._stores.queue.update(patron_key(patron_id), change)
-        if event.old_email and event.old_email.strip():
-            held.add(address_key(event.old_email))
-        for key in sorted(held):
-            await lift(self._stores, key, patron_id)
-        if entry is not None and entry.status == "resolved" and entry.notes:
-            last = entry.notes[-1]
-            if last.by == "system" and last.text == EMAIL_CHANGED_NOTE:
-                log.info("bounce.flag_resolved_by_email_change", extra={"patron_id": patron_id})
-                await self._publish(
-                    PatronFlagUpdated(
-                        event_id=f"flag-updated-{patron_key(patron_id)}-{event.event_id}",
-                        occurred_at=now,
-                        patron_id=patron_id,
-                        status="resolved",
-                        note=EMAIL_CHANGED_NOTE,
-                        by="system",
-                    )
-                )
+        entry = await resolve_and_lift(
+            self._stores,
+            patron_id,
+            lambda current: resolve_for_email_change(current, now),
+            now,
+            also=[address_key(old)] if old is not None else [],
+        )
+        if entry is None or entry.status != "resolved" or not entry.notes:
+            return
+        last = entry.notes[-1]
+        if (last.by, last.text) != ("system", EMAIL_CHANGED_NOTE):
+            return
+        log.info("bounce.flag_resolved_by_email_change", extra={"patron_id": patron_id})
+        await self._publish(
+            PatronFlagUpdated(
+                event_id=f"flag-updated-{patron_key(patron_id)}-{event.event_id}",
+                occurred_at=now,
+                patron_id=patron_id,
+                status="resolved",
+                note=EMAIL_CHANGED_NOTE,
+                by="system",
+            )
+        )

@@ -6,7 +6,12 @@ import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from shared.contracts.staff import QueueListReply, QueueShowReply, QueueUpdateReply
+from shared.contracts.staff import (
+    QueueEvidence,
+    QueueListReply,
+    QueueShowReply,
+    QueueUpdateReply,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 STATUS_JA = {"open": "未対応", "contacted": "連絡済み", "resolved": "解決済み"}
@@ -25,6 +30,20 @@ CATEGORY_JA = {
 #: Ends the evidence line of a bounce for an address the patron had already left
 #: (``QueueEvidence.moved_away``): it says nothing about the current address.
 MOVED_MARK = "【変更前のメールアドレス宛て】"
+#: How a bounce was tied to the patron (``QueueEvidence.correlation``). Only our own
+#: record of the mail confirms it; a patron found by the address alone is unconfirmed and
+#: their address was not suppressed (``correlate.Correlated.confirmed``).
+CORRELATION_JA = {
+    "verp": "送信記録と一致（VERP）",
+    "message_id": "送信記録と一致（Message-ID）",
+    "address": "アドレス一致のみ・未確認（配信停止なし）",
+    "none": "照合できず",
+}
+#: A verified VERP token whose mail the ledger does not know: found by the address alone.
+UNRECORDED_TOKEN_JA = "VERPの送信記録なし・"
+#: The mailer's own refusal at sending (no Message-ID): its outcome names the patron.
+SMTP_REFUSAL_JA = "送信時の拒否（送信記録）"
+FORGED_JA = "VERP偽造"
 
 
 def _t(when: datetime | None) -> str:
@@ -57,6 +76,17 @@ def render_list(reply: QueueListReply) -> str:
     return "\n".join(rows) + "\n"
 
 
+def correlation_ja(ev: QueueEvidence) -> str:
+    """The evidence's correlation for staff, in Japanese; says when it is unconfirmed."""
+    if ev.correlation == "none" and ev.source == "smtp":
+        text = SMTP_REFUSAL_JA
+    else:
+        text = CORRELATION_JA.get(ev.correlation, ev.correlation)
+    if ev.correlation == "address" and ev.verp == "verified":
+        text = UNRECORDED_TOKEN_JA + text
+    return f"{text}, {FORGED_JA}" if ev.verp == "forged" else text
+
+
 def render_show(reply: QueueShowReply) -> str:
     entry, guide = reply.entry, reply.guidance
     if entry is None or guide is None:
@@ -77,7 +107,7 @@ def render_show(reply: QueueShowReply) -> str:
         mail = " ".join(x for x in (ev.mail_kind or "", ev.message_id or "") if x) or "-"
         out.append(
             f"  {_t(ev.received_at)} {ev.source} {ev.category} {ev.status or '-'} "
-            f"[{ev.correlation}{', VERP偽造' if ev.verp == 'forged' else ''}] {mail}"
+            f"[{correlation_ja(ev)}] {mail}"
             f"{' ' + MOVED_MARK if ev.moved_away else ''}"
         )
         if ev.diagnostic:

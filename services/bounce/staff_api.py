@@ -24,7 +24,7 @@ from services.bounce.processor import Publish
 from services.bounce.queue import StaffStatus, mark
 from services.bounce.queue_view import STATUS_JA
 from services.bounce.stores import Stores, patron_key
-from services.bounce.suppress import lift, settle
+from services.bounce.suppress import resolve_and_lift
 from shared.bus.consume import validation_lines
 from shared.clock import Clock
 from shared.contracts.bounce import PatronFlagUpdated
@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 OutcomeReader = Callable[[str], Awaitable[list[MailOutcomeLine]]]
 Req = TypeVar("Req", bound=BaseModel)
 QUEUE_GROUP = "bounce-staff-api"
-#: Rounds of lift-then-mark a resolve tries while bounces keep adding addresses.
-_RESOLVE_ROUNDS = 20
 
 
 def summary(entry: QueueEntry) -> QueueSummary | None:
@@ -123,51 +121,18 @@ class StaffActions:
         log.info("bounce.flag_updated", extra={"patron_id": req.patron_id, "status": wanted})
         return QueueUpdateReply(entry=entry)
 
-    async def _resolve(self, req: QueueUpdateRequest, now: datetime) -> QueueEntry:
-        """Lift every suppression the flag holds, then mark it resolved, then settle.
-
-        The lifts come first and are idempotent: when one fails nothing is marked yet and
-        the request can simply be sent again. The mark is refused (and the lifts redone)
-        while the entry names an address not lifted yet (a bounce landed meanwhile). After
-        the mark, ``settle`` undoes a suppression a concurrent bounce re-wrote between a
-        lift and the mark. A request whose resolve is already recorded (the same note,
-        by the same person, is the flag's last) is a retry: it only publishes again (same
-        event id, de-duplicated by the stream).
-        """
-        key = patron_key(req.patron_id)
-        lifted: set[str] = set()
-        for _ in range(_RESOLVE_ROUNDS):
-            current, _ = await self._stores.queue.get(key)
-            if current is not None and _already_resolved(current, req):
-                return current
-            mark(current, req.patron_id, "resolved", req.note, req.by, now)  # or raises
-            for akey in current.address_keys if current else ():
-                if akey not in lifted:
-                    await lift(self._stores, akey, req.patron_id)
-                    lifted.add(akey)
-            entry = await self._mark_resolved(req, now, lifted)
-            if entry is not None:
-                for akey in sorted(lifted):
-                    await settle(self._stores, akey, req.patron_id, now)
-                return entry
-        raise ConflictError(self._stores.queue.name, key)
-
-    async def _mark_resolved(
-        self, req: QueueUpdateRequest, now: datetime, lifted: set[str]
-    ) -> QueueEntry | None:
-        """The resolved entry; ``None`` (nothing written) when it names an address that
-        is not in ``lifted``."""
-        late: set[str] = set()
-
-        def change(current: QueueEntry | None) -> QueueEntry | None:
-            late.clear()
-            late.update(set(current.address_keys if current else ()) - lifted)
-            if late:
-                return None
-            return mark(current, req.patron_id, "resolved", req.note, req.by, now)
-
-        entry = await self._stores.queue.update(patron_key(req.patron_id), change)
-        return None if late else entry
+    async def _resolve(self, req: QueueUpdateRequest, now: datetime) -> QueueEntry | None:
+        """Lift, mark resolved, settle (``suppress.resolve_and_lift``). A request whose
+        resolve is already recorded (the same note, by the same person, is the flag's
+        last) is a retry: it only publishes again (same event id, de-duplicated by the
+        stream)."""
+        return await resolve_and_lift(
+            self._stores,
+            req.patron_id,
+            lambda current: mark(current, req.patron_id, "resolved", req.note, req.by, now),
+            now,
+            done=lambda entry: _already_resolved(entry, req),
+        )
 
 
 def _already_resolved(entry: QueueEntry, req: QueueUpdateRequest) -> bool:

@@ -10,14 +10,21 @@ writes the entry last settles last, so the two end up agreeing whatever the inte
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from services.bounce.errors import ConflictError
 from services.bounce.queue import holds_address
 from services.bounce.stores import Stores, patron_key
+from shared.contracts.staff import QueueEntry
 from shared.mailrecord import Suppression
 
 _SETTLE_ROUNDS = 20
+#: Rounds of lift-then-mark a resolve tries while bounces keep adding addresses.
+_RESOLVE_ROUNDS = 20
+
+#: The resolved entry (pure; ``None``: nothing to resolve); raises when it is refused.
+Resolve = Callable[[QueueEntry | None], QueueEntry | None]
 
 REASON = "bounce: bad_address (宛先アドレスの誤り・不使用)"
 
@@ -74,3 +81,63 @@ async def settle(
         if after == revision:
             return
     raise ConflictError(stores.queue.name, key)
+
+
+async def resolve_and_lift(
+    stores: Stores,
+    patron_id: str,
+    resolve: Resolve,
+    now: datetime,
+    *,
+    done: Callable[[QueueEntry], bool] = lambda _: False,
+    also: Iterable[str] = (),
+) -> QueueEntry | None:
+    """Lift every suppression the flag holds, then write the resolved entry, then settle.
+
+    Used by a staff resolve and by an email change. The lifts come first and are
+    idempotent: when one fails nothing is marked yet and the same request (or message)
+    simply does it again. The mark is refused (and the lifts redone) while the entry names
+    an address not lifted yet (a bounce landed meanwhile). After the mark, ``settle``
+    undoes a suppression a concurrent bounce re-wrote between a lift and the mark.
+
+    ``done``: the entry already records this very resolve (a retry): nothing is written.
+    ``also``: addresses to bring in line besides those the flag names (an email change's
+    old address), also when there is nothing to resolve. Returns the entry as it is now.
+    """
+    key = patron_key(patron_id)
+    extra = set(also)
+    lifted: set[str] = set()
+    for _ in range(_RESOLVE_ROUNDS):
+        current, _ = await stores.queue.get(key)
+        if current is None or not done(current):
+            resolved = resolve(current)  # or raises: refused
+            if resolved is not None:
+                for akey in sorted({*(current.address_keys if current else ()), *extra} - lifted):
+                    await lift(stores, akey, patron_id)
+                    lifted.add(akey)
+                written = await _mark(stores, key, resolve, lifted)
+                if written is None:
+                    continue  # a bounce named another address, or the flag changed: again
+                current = written
+        for akey in sorted(lifted | extra):
+            await settle(stores, akey, patron_id, now)
+        return current
+    raise ConflictError(stores.queue.name, key)
+
+
+async def _mark(stores: Stores, key: str, resolve: Resolve, lifted: set[str]) -> QueueEntry | None:
+    """The resolved entry as written; ``None`` (nothing written) when the entry names an
+    address that is not in ``lifted`` or has nothing left to resolve."""
+    wrote: list[QueueEntry] = []
+
+    def change(current: QueueEntry | None) -> QueueEntry | None:
+        wrote.clear()
+        if set(current.address_keys if current else ()) - lifted:
+            return None
+        resolved = resolve(current)
+        if resolved is not None:
+            wrote.append(resolved)
+        return resolved
+
+    await stores.queue.update(key, change)
+    return wrote[0] if wrote else None

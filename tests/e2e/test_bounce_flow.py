@@ -93,7 +93,7 @@ async def test_a_bounced_online_loan_mail_puts_the_patron_in_the_staff_queue(
         )
         assert shown.returncode == 0, shown.stderr
         assert "bad_address" in shown.stdout and "online_loan sent" in shown.stdout
-        assert "verp" in shown.stdout
+        assert "送信記録と一致（VERP）" in shown.stdout
         assert service.terminate() == 0
     finally:
         if service.process.poll() is None:

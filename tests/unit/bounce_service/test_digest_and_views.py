@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 from services.bounce.digest import build_digest
 from services.bounce.guidance import guidance_for
@@ -12,7 +13,14 @@ from services.bounce.queue_view import render_list, render_show
 from services.bounce.staff_api import summary
 from shared.contracts.bounce import BounceCategory
 from shared.contracts.schedule import TriggerFired
-from shared.contracts.staff import QueueEntry, QueueEvidence, QueueListReply, QueueShowReply
+from shared.contracts.staff import (
+    Correlation,
+    QueueEntry,
+    QueueEvidence,
+    QueueListReply,
+    QueueShowReply,
+    VerpCheck,
+)
 
 NOW = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
 
@@ -83,3 +91,31 @@ def test_the_cli_shows_the_flag_with_guidance_evidence_and_notes() -> None:
     assert (
         listing.splitlines()[0].startswith("利用者番号") and "受信拒否(domain_rejection)" in listing
     )
+
+
+def shown_evidence(
+    correlation: Correlation, verp: VerpCheck, source: Literal["imap", "smtp"] = "imap"
+) -> str:
+    """The bracketed correlation of the evidence line ``queue show`` prints."""
+    ev = QueueEvidence(
+        bounce_id="b-1", received_at=NOW, source=source, category="bad_address",
+        correlation=correlation, verp=verp, diagnostic="550 User unknown",
+    )  # fmt: skip
+    entry = QueueEntry(patron_id="P1", status="open", category="bad_address", bounce_count=1,
+                       first_seen=NOW, last_seen=NOW, updated_at=NOW, evidence=[ev])  # fmt: skip
+    text = render_show(QueueShowReply(entry=entry, guidance=guidance_for("bad_address")))
+    (line,) = [s for s in text.splitlines() if s.startswith("  2026-12-07 09:00 ")]
+    return line[line.index("[") + 1 : line.index("]")]
+
+
+def test_queue_show_names_the_correlation_in_japanese() -> None:
+    assert shown_evidence("verp", "verified") == "送信記録と一致（VERP）"
+    assert shown_evidence("message_id", "absent") == "送信記録と一致（Message-ID）"
+    assert shown_evidence("none", "absent", "smtp") == "送信時の拒否（送信記録）"
+    assert shown_evidence("none", "forged") == "照合できず, VERP偽造"
+
+
+def test_queue_show_says_an_address_only_bounce_was_not_confirmed_nor_suppressed() -> None:
+    assert shown_evidence("address", "absent") == "アドレス一致のみ・未確認（配信停止なし）"
+    unrecorded = shown_evidence("address", "verified")  # a token the ledger does not know
+    assert unrecorded == "VERPの送信記録なし・アドレス一致のみ・未確認（配信停止なし）"

@@ -151,6 +151,10 @@ async def test_a_family_member_still_on_the_address_gets_unmarked_evidence() -> 
 # -- what staff see ----------------------------------------------------------------------
 
 
+#: How a bounce tied to the patron by its verified VERP token reads (``[verp]`` before).
+VERP = "[送信記録と一致（VERP）]"
+
+
 def shown(*items: QueueEvidence) -> list[str]:
     entry = QueueEntry(
         patron_id="P1",
@@ -172,9 +176,9 @@ def test_queue_show_marks_the_line_of_a_bounce_for_the_old_address() -> None:
     assert MOVED_MARK in "".join(lines) and "変更前" in MOVED_MARK
     first = lines.index("証拠:") + 1
     assert lines[first : first + 4] == [
-        f"  2026-12-05 19:00 imap bad_address 5.1.1 [verp] online_loan <m2@plib> {MOVED_MARK}",
+        f"  2026-12-05 19:00 imap bad_address 5.1.1 {VERP} online_loan <m2@plib> {MOVED_MARK}",
         "    550 User unknown",
-        "  2026-12-05 18:00 imap bad_address 5.1.1 [verp] online_loan <m1@plib>",
+        f"  2026-12-05 18:00 imap bad_address 5.1.1 {VERP} online_loan <m1@plib>",
         "    550 User unknown",
     ]
 
@@ -184,9 +188,9 @@ def test_queue_show_keeps_every_other_evidence_line_as_it_was() -> None:
     lines = shown(evidence("m1"), forged)
     first = lines.index("証拠:") + 1
     assert lines[first : first + 4] == [
-        "  2026-12-05 18:00 imap bad_address 5.1.1 [none, VERP偽造] -",
+        "  2026-12-05 18:00 imap bad_address 5.1.1 [照合できず, VERP偽造] -",
         "    550 User unknown",
-        "  2026-12-05 18:00 imap bad_address 5.1.1 [verp] online_loan <m1@plib>",
+        f"  2026-12-05 18:00 imap bad_address 5.1.1 {VERP} online_loan <m1@plib>",
         "    550 User unknown",
     ]
     assert MOVED_MARK not in "\n".join(lines)
