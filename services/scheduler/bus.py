@@ -21,8 +21,9 @@ consistent batch is skipped with the warning ``scheduler.suspended_unreadable``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from typing import TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
@@ -48,6 +49,8 @@ from .errors import problems
 SCHEDULE_STREAM = "SCHEDULE"
 
 log = logging.getLogger(__name__)
+#: A record read from the stream (a fire, a suspension).
+E = TypeVar("E", TriggerFired, ServiceSuspended)
 
 
 def _subject(trigger: str) -> str:
@@ -154,22 +157,7 @@ class ScheduleBus:
 
     async def suspensions(self) -> list[ServiceSuspended]:
         """Every valid ServiceSuspended of a batch, in stream order (the others skipped)."""
-        found: list[ServiceSuspended] = []
-        subject = ServiceSuspended.SUBJECT
-        for msg in await kvscan.subject_messages(self._js, SCHEDULE_STREAM, subject):
-            event = _read_suspension(msg.data)
-            if isinstance(event, ServiceSuspended):
-                found.append(event)
-                continue
-            log.warning(
-                "scheduler.suspended_unreadable",
-                extra={
-                    "sequence": msg.metadata.sequence.stream,
-                    "subject": msg.subject,
-                    "detail": event,
-                },
-            )
-        return found
+        return await self._valid(ServiceSuspended.SUBJECT, _read_suspension, "suspended")
 
     async def _last(self, trigger: str) -> RawStreamMsg | None:
         try:
@@ -179,15 +167,21 @@ class ScheduleBus:
 
     async def fires(self, trigger: str) -> list[TriggerFired]:
         """Every valid TriggerFired of ``trigger``, in stream order (the others skipped)."""
-        subject = _subject(trigger)
-        found: list[TriggerFired] = []
+        return await self._valid(_subject(trigger), lambda data: _read_fire(data, trigger), "fired")
+
+    async def _valid(
+        self, subject: str, read: Callable[[bytes | None], E | str], what: str
+    ) -> list[E]:
+        """The messages on ``subject`` that ``read`` accepts, in stream order; each other
+        one is logged (``scheduler.<what>_unreadable``, never its payload) and skipped."""
+        found: list[E] = []
         for msg in await kvscan.subject_messages(self._js, SCHEDULE_STREAM, subject):
-            event = _read_fire(msg.data, trigger)
-            if isinstance(event, TriggerFired):
+            event = read(msg.data)
+            if not isinstance(event, str):
                 found.append(event)
                 continue
             log.warning(
-                "scheduler.fired_unreadable",
+                f"scheduler.{what}_unreadable",
                 extra={
                     "sequence": msg.metadata.sequence.stream,
                     "subject": msg.subject,
