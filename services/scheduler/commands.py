@@ -246,9 +246,7 @@ async def fire(args: argparse.Namespace) -> int:
                 local = now.astimezone(cal.tz)
                 return fail(f"{occ.id} is not due yet (now {local:%Y-%m-%d %H:%M})")
             if occ.suppressed_by and not args.force:
-                return fail(
-                    f"{occ.id} is suspended ({occ.suppressed_by}); reopen the days or use --force"
-                )
+                return fail(f"{occ.id} is suspended ({occ.suppressed_by}); {_remedy(occ, cal)}")
             state, event_id = await _fire_once(js, occ, now, force=args.force, by=by)
     except UnreadableClosures as exc:
         return fail(unreadable_closures(exc))
@@ -258,6 +256,21 @@ async def fire(args: argparse.Namespace) -> int:
         return nats_failure(settings, exc)
     print(f"{state}\t{occ.id}\t{event_id}")
     return 0
+
+
+def _remedy(occ: Occurrence, cal: Calendar) -> str:
+    """What lifts the suspension of ``occ``: reopening its days, unless it follows its
+    batch's recorded cutoff (reopening changes nothing then)."""
+    spec, batch = cal.trigger(occ.trigger), occ.batch
+    if spec.follows_cutoff and batch is not None and cal.cutoff_record(batch.thursday):
+        assert cal.cutoff is not None
+        thursday = batch.thursday.isoformat()
+        return (
+            f"its batch's cutoff was suspended on {thursday}: fire it first "
+            f"(otayori schedule fire {cal.cutoff.name} --at {thursday} --force) "
+            "or use --force"
+        )
+    return "reopen the days or use --force"
 
 
 async def _fire_once(

@@ -16,6 +16,8 @@ from nats.errors import Error as NatsError
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from shared.bus import kvscan
+
 from .errors import LeaseLost
 from .records import LeaseRecord
 
@@ -69,7 +71,7 @@ class Lease:
         if self.revision is None:
             return
         try:
-            await self._kv.delete(LEASE_KEY, last=self.revision)
+            await kvscan.cas_delete(self._kv, LEASE_KEY, self.revision)
         except KeyWrongLastSequenceError:
             # Expired (and maybe taken by another replica) meanwhile: not ours to delete.
             self.revision = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from .calendar.closures import closed_reason
 from .calendar.model import Calendar, Occurrence
+from .records import cell
 
 WEEKDAYS_JA = "月火水木金土日"
 
@@ -64,7 +65,7 @@ def json_lines(rows: Iterable[PlanRow], *, runtime_state: bool) -> list[str]:
 def status_ja(row: PlanRow) -> str:
     occ = row.occurrence
     if occ.suppressed_by is not None:
-        text = f"休止（{occ.suppressed_by}）"
+        text = f"休止（{cell(occ.suppressed_by)}）"
     elif row.paused:
         text = "一時停止中"
     else:

@@ -49,6 +49,12 @@ def staff_text(text: str) -> str:
     return one_line(stripped)
 
 
+def cell(text: str) -> str:
+    """Staff text for one cell of a table: a record an older version stored may hold line
+    breaks (read back as written), shown here on one line."""
+    return " ".join(text.split())
+
+
 def within_days(when: datetime) -> datetime:
     """A stored time between ``FIRST_DAY`` and ``LAST_DAY``: a value near the ends of
     ``datetime`` (written by hand, or by another tool) would overflow the calendar's

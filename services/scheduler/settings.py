@@ -13,6 +13,8 @@ from shared.settings import CommonSettings
 
 #: Grace windows stay inside the SCHEDULE stream's 8-day duplicate window.
 MAX_GRACE = timedelta(days=7)
+#: Several lease lifetimes (10 s) and renewals: a takeover fits inside the grace window.
+MIN_GRACE = timedelta(seconds=60)
 
 #: A number of seconds, as the environment gives it (``3600``, ``90.5``).
 _SECONDS = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
@@ -27,12 +29,13 @@ def _seconds(value: object) -> object:
 
 
 def _grace_window(value: timedelta) -> timedelta:
-    """Longer than zero (with none, every occurrence would be missed, never fired) and at
-    most ``MAX_GRACE``."""
-    if value <= timedelta(0):
+    """At least ``MIN_GRACE`` (a leader's replacement must still fire what was due while
+    the lease expired) and at most ``MAX_GRACE``."""
+    if value < MIN_GRACE:
         raise ValueError(
-            "must be longer than zero (seconds or ISO 8601, e.g. 3600 or PT1H): with no grace "
-            "window every occurrence would be reported missed and never fired"
+            "must be at least 60 seconds (seconds or ISO 8601, e.g. 3600 or PT1H): a leader "
+            "that stops just before a trigger is replaced once its lease expires, and the "
+            "new one must still fire it; with less, the occurrence would be reported missed"
         )
     if value > MAX_GRACE:
         raise ValueError(
@@ -52,7 +55,7 @@ def _local_time(value: time) -> time:
     return value
 
 
-#: How late an occurrence may still fire: seconds or ISO 8601, > 0 and <= ``MAX_GRACE``.
+#: How late an occurrence may still fire: seconds or ISO 8601, ``MIN_GRACE``..``MAX_GRACE``.
 Grace = Annotated[timedelta, BeforeValidator(_seconds), AfterValidator(_grace_window)]
 #: A trigger's time of day in the library's zone (HH:MM, no offset).
 LocalTime = Annotated[time, AfterValidator(_local_time)]

@@ -33,7 +33,7 @@ from .commands import (
 )
 from .errors import SchedulerError, UnreadableRecord
 from .plan import ja_date
-from .records import LeaseRecord, PauseRecord, RuntimeClosure, TriggerState
+from .records import LeaseRecord, PauseRecord, RuntimeClosure, TriggerState, cell
 from .settings import SchedulerSettings
 from .store import ClosureStore, StateStore, leader
 
@@ -237,7 +237,7 @@ def _jst(value: datetime | None, cal: Calendar) -> str:
 def _pause_ja(t: TriggerStatus, cal: Calendar) -> str:
     pause = t.pause.value
     if pause is not None:
-        note = f"「{' '.join(pause.note.split())}」" if pause.note else ""  # one line
+        note = f"「{cell(pause.note)}」" if pause.note else ""
         return f"一時停止中 {pause.by} {_jst(pause.paused_at, cal)}{note}"
     return "一時停止扱い（記録が読めません）" if t.pause.unreadable else "-"
 
@@ -314,7 +314,7 @@ def _closure_lines(status: Status) -> list[str]:
     rows = [
         (
             f"{ja_date(c.start)}〜{ja_date(c.end)}",
-            c.reason,
+            cell(c.reason),
             f"追加 {c.by} {_jst(c.added_at, status.calendar)}",
         )
         for c in status.closures

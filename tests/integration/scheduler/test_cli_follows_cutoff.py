@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from nats.js import JetStreamContext
 
-from services.scheduler.calendar import fired_event, occurrence_at
+from services.scheduler.calendar import fired_event, occurrence_at, suspended_event
 from services.scheduler.calendar.model import no_holidays
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.triggers import build_calendar
@@ -74,3 +74,22 @@ async def test_status_names_the_mail_of_a_batch_whose_cutoff_fired_as_next(
     objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (mail,) = [o for o in objects if o.get("trigger") == "weekly-loan-mail"]
     assert datetime.fromisoformat(mail["next_fire"]) == datetime(2026, 12, 12, 9, 0, tzinfo=JST)
+
+
+async def test_fire_of_a_mail_whose_cutoff_was_suspended_says_what_lifts_it(
+    js: JetStreamContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: it said "reopen the days", which changes nothing once the
+    week's suspension is recorded (the Thursday may be open again already)."""
+    await provision(js)
+    cal = build_calendar(SchedulerSettings(), (), no_holidays)
+    thursday = datetime(2026, 12, 10, 8, 30, tzinfo=JST)
+    cutoff = occurrence_at(cal.trigger("weekly-cutoff"), thursday, cal)
+    event = suspended_event(cutoff, thursday, "臨時休館")
+    await js.publish(event.subject(), encode(event), headers={MSG_ID: event.event_id})
+    capsys.readouterr()
+    argv = ["schedule", "fire", "weekly-loan-mail", "--at", "2026-12-12"]
+    assert await run_cli(argv) == 1
+    err = capsys.readouterr().err
+    assert "reopen the days" not in err
+    assert "otayori schedule fire weekly-cutoff --at 2026-12-10 --force" in err
