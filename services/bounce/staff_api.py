@@ -124,8 +124,8 @@ class StaffActions:
     async def _resolve(self, req: QueueUpdateRequest, now: datetime) -> QueueEntry | None:
         """Lift, mark resolved, settle (``suppress.resolve_and_lift``). A request whose
         resolve is already recorded (the same note, by the same person, is the flag's
-        last) is a retry: it only publishes again (same event id, de-duplicated by the
-        stream)."""
+        last) is a retry: it settles what the mark recorded as lifted but unsettled and
+        publishes again (same event id, de-duplicated by the stream)."""
         return await resolve_and_lift(
             self._stores,
             req.patron_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from services.bounce.errors import ConflictError
+from services.bounce.errors import BounceError, ConflictError
 from services.bounce.queue import holds_address
 from services.bounce.stores import Stores, patron_key
 from shared.contracts.staff import QueueEntry
@@ -98,11 +98,15 @@ async def resolve_and_lift(
     idempotent: when one fails nothing is marked yet and the same request (or message)
     simply does it again. The mark is refused (and the lifts redone) while the entry names
     an address not lifted yet (a bounce landed meanwhile). After the mark, ``settle``
-    undoes a suppression a concurrent bounce re-wrote between a lift and the mark.
+    undoes a suppression a concurrent bounce re-wrote between a lift and the mark. The
+    mark records the lifted addresses (``lifted_unsettled``) until they are settled, so
+    when the settling fails, the retry (which finds the flag resolved and its
+    ``address_keys`` cleared) still settles them; a refused resolve settles them too.
 
-    ``done``: the entry already records this very resolve (a retry): nothing is written.
+    ``done``: the entry already records this very resolve (a retry): nothing is marked.
     ``also``: addresses to bring in line besides those the flag names (an email change's
-    old address), also when there is nothing to resolve. Returns the entry as it is now.
+    old address), also when there is nothing to resolve. Returns the entry as marked (or
+    as found), its ``lifted_unsettled`` settled.
     """
     key = patron_key(patron_id)
     extra = set(also)
@@ -110,7 +114,7 @@ async def resolve_and_lift(
     for _ in range(_RESOLVE_ROUNDS):
         current, _ = await stores.queue.get(key)
         if current is None or not done(current):
-            resolved = resolve(current)  # or raises: refused
+            resolved = await _resolve_or_settle(stores, patron_id, resolve, current, now)
             if resolved is not None:
                 for akey in sorted({*(current.address_keys if current else ()), *extra} - lifted):
                     await lift(stores, akey, patron_id)
@@ -119,15 +123,27 @@ async def resolve_and_lift(
                 if written is None:
                     continue  # a bounce named another address, or the flag changed: again
                 current = written
-        for akey in sorted(lifted | extra):
-            await settle(stores, akey, patron_id, now)
-        return current
+        await _settle_lifted(stores, patron_id, lifted | extra, now)
+        return current.model_copy(update={"lifted_unsettled": []}) if current else None
     raise ConflictError(stores.queue.name, key)
 
 
+async def _resolve_or_settle(
+    stores: Stores, patron_id: str, resolve: Resolve, current: QueueEntry | None, now: datetime
+) -> QueueEntry | None:
+    """``resolve(current)``; when it is refused, an earlier resolve's unsettled lifts are
+    settled before the refusal is raised."""
+    try:
+        return resolve(current)
+    except BounceError:
+        if current is not None and current.lifted_unsettled:
+            await _settle_lifted(stores, patron_id, set(), now)
+        raise
+
+
 async def _mark(stores: Stores, key: str, resolve: Resolve, lifted: set[str]) -> QueueEntry | None:
-    """The resolved entry as written; ``None`` (nothing written) when the entry names an
-    address that is not in ``lifted`` or has nothing left to resolve."""
+    """The resolved entry as written, recording ``lifted`` as unsettled; ``None`` (nothing
+    written) when the entry names an address not in ``lifted`` or has nothing to resolve."""
     wrote: list[QueueEntry] = []
 
     def change(current: QueueEntry | None) -> QueueEntry | None:
@@ -135,9 +151,40 @@ async def _mark(stores: Stores, key: str, resolve: Resolve, lifted: set[str]) ->
         if set(current.address_keys if current else ()) - lifted:
             return None
         resolved = resolve(current)
-        if resolved is not None:
-            wrote.append(resolved)
-        return resolved
+        if resolved is None:
+            return None
+        unsettled = sorted({*resolved.lifted_unsettled, *lifted})
+        wrote.append(resolved.model_copy(update={"lifted_unsettled": unsettled}))
+        return wrote[0]
 
     await stores.queue.update(key, change)
     return wrote[0] if wrote else None
+
+
+async def _settle_lifted(stores: Stores, patron_id: str, akeys: set[str], now: datetime) -> None:
+    """Settle ``akeys`` and the entry's ``lifted_unsettled``, then clear the latter, only
+    while the entry is still the one they were settled against (else all over again)."""
+    key = patron_key(patron_id)
+    for _ in range(_SETTLE_ROUNDS):
+        entry, _ = await stores.queue.get(key)
+        pending = set(entry.lifted_unsettled) if entry else set()
+        for akey in sorted(akeys | pending):
+            await settle(stores, akey, patron_id, now)
+        if entry is None or not pending or await _clear_unsettled(stores, key, entry):
+            return
+    raise ConflictError(stores.queue.name, key)
+
+
+async def _clear_unsettled(stores: Stores, key: str, seen: QueueEntry) -> bool:
+    """Clear ``lifted_unsettled`` if the entry is still ``seen``; True when cleared."""
+    cleared: list[bool] = []
+
+    def change(current: QueueEntry | None) -> QueueEntry | None:
+        cleared.clear()
+        if current != seen:
+            return None
+        cleared.append(True)
+        return seen.model_copy(update={"lifted_unsettled": []})
+
+    await stores.queue.update(key, change)
+    return bool(cleared)

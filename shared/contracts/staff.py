@@ -94,6 +94,14 @@ class QueueEntry(_Model):
     address_keys: list[str] = Field(
         default_factory=list, description="address_key() of addresses suppressed for this flag."
     )
+    lifted_unsettled: list[str] = Field(
+        default_factory=list,
+        # Written only when not empty: entries read exactly as before this field, also to
+        # readers that predate it (they forbid unknown fields); older entries read as [].
+        exclude_if=lambda keys: not keys,
+        description="address_key() of addresses a resolve lifted whose suppressions it has "
+        "not settled yet (``suppress.resolve_and_lift``); cleared once they are.",
+    )
     notes: list[FlagNote] = Field(default_factory=list)
     updated_at: AwareDatetime
 

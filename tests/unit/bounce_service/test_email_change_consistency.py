@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import services.bounce.suppress as suppress_mod
 from services.bounce.patrons import PatronEvents
 from services.bounce.queue import EMAIL_CHANGED_NOTE
 from shared.bus.consume import Delivery, Retry
@@ -138,3 +139,27 @@ async def test_a_change_between_a_bounces_queue_write_and_its_suppression(
     await bounce(w, MAIL_1)
     assert await state(w) == ("resolved", False, False)
     assert len(w.publish.of(PatronFlagUpdated)) == 1
+
+
+async def test_a_change_whose_settling_timed_out_after_the_mark_is_completed_by_redelivery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bounce re-suppresses between the lift and the mark; the mark lands (addresses
+    cleared), settling times out. The redelivery finds nothing to resolve, yet settles
+    what the mark recorded as lifted (the reviewer's case)."""
+    w = world()
+    await bounce(w, MAIL_1)
+
+    async def second_bounce() -> None:
+        await bounce(w, MAIL_2)
+
+    once(monkeypatch, w.stores.suppressions, "update", second_bounce, after=True)
+    monkeypatch.setattr(suppress_mod, "settle", FailingOnce(suppress_mod.settle))
+    with pytest.raises(Retry):
+        await events(w).handle(CHANGE, delivery(1))
+    assert await state(w) == ("resolved", False, True)  # the half-done state
+    await events(w).handle(CHANGE, delivery(2))
+    assert await state(w) == ("resolved", False, False)
+    entry, _ = await w.stores.queue.get("P1")
+    assert entry is not None and entry.lifted_unsettled == []
+    assert updates(w.publish) == [("flag-updated-P1-ils-email-1", "resolved")]

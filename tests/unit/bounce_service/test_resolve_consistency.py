@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+import services.bounce.suppress as suppress_mod
 from services.bounce.errors import InvalidTransition
 from services.bounce.staff_api import StaffActions
 from services.bounce.stores import patron_key
 from shared.contracts.bounce import PatronFlagUpdated
-from shared.contracts.staff import MailOutcomeLine, QueueUpdateRequest
+from shared.contracts.staff import MailOutcomeLine, QueueEntry, QueueUpdateRequest
 from shared.mailrecord import MailRecord, address_key
 from tests.unit.bounce_service.dsn import build_dsn, ledger_record, verp_for
 from tests.unit.bounce_service.fakes import KEY, Recorder, World, world
@@ -27,6 +28,7 @@ ADDR = "taro@docomo.ne.jp"
 AKEY = address_key(ADDR)
 MAIL_1 = ledger_record("online_loan:P1:b1", "P1", ADDR)
 MAIL_2 = ledger_record("hold_ready:P1:h2", "P1", ADDR)
+MAIL_3 = ledger_record("online_loan:P1:b3", "P1", ADDR)
 REQ = QueueUpdateRequest(patron_id="P1", note="電話で確認済み", by="staff-k")
 
 Turn = Callable[[], Awaitable[object]]
@@ -175,3 +177,67 @@ async def test_a_bounce_between_a_resolves_lift_and_its_mark(
     assert reply.entry is not None and reply.entry.status == "resolved"
     assert reply.entry.bounce_count == 2  # the second bounce was counted before the mark
     assert await state(w) == ("resolved", False, False)
+
+
+async def _resolved_but_unsettled(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bounce re-suppresses between the resolve's lift and its mark; the mark lands
+    (``address_keys`` cleared), then settling fails with a NATS timeout."""
+    await bounce(w, MAIL_1)
+
+    async def second_bounce() -> None:
+        await bounce(w, MAIL_2)
+
+    once(monkeypatch, w.stores.suppressions, "update", second_bounce, after=True)
+    monkeypatch.setattr(suppress_mod, "settle", FailingOnce(suppress_mod.settle))
+    with pytest.raises(TimeoutError):
+        await staff(w).update(REQ, "resolved")
+    assert await state(w) == ("resolved", False, True)  # the half-done state
+
+
+async def test_a_resolve_whose_settling_timed_out_after_the_mark_is_completed_by_sending_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry finds the flag resolved and its addresses cleared; the mark recorded
+    what it lifted, so the retry still settles it (the reviewer's case)."""
+    w = world()
+    await _resolved_but_unsettled(w, monkeypatch)
+    reply = await staff(w).update(REQ, "resolved")
+    assert reply.entry is not None and reply.entry.status == "resolved"
+    assert reply.entry.lifted_unsettled == []
+    assert await state(w) == ("resolved", False, False)
+    entry, _ = await w.stores.queue.get(patron_key("P1"))
+    assert entry is not None and entry.lifted_unsettled == []
+
+
+async def test_a_refused_resolve_still_settles_what_an_earlier_resolve_left_unsettled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = world()
+    await _resolved_but_unsettled(w, monkeypatch)
+    other = QueueUpdateRequest(patron_id="P1", note="別の担当者", by="staff-s")
+    with pytest.raises(InvalidTransition):
+        await staff(w).update(other, "resolved")
+    assert await state(w) == ("resolved", False, False)
+
+
+async def test_a_bounce_after_an_unsettled_resolve_reopens_the_flag_suppressed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lifts still recorded as unsettled do not lift the re-opened flag's address;
+    a later resolve settles them all."""
+    w = world()
+    await _resolved_but_unsettled(w, monkeypatch)
+    await bounce(w, MAIL_3)
+    assert await state(w) == ("open", True, True)
+    await staff(w).update(REQ, "resolved")
+    assert await state(w) == ("resolved", False, False)
+
+
+def test_entries_stored_before_lifted_unsettled_read_as_nothing_unsettled() -> None:
+    old = (
+        '{"patron_id":"P1","status":"resolved","first_seen":"2026-12-05T09:00:00Z",'
+        '"last_seen":"2026-12-05T09:00:00Z","updated_at":"2026-12-05T09:00:00Z"}'
+    )
+    entry = QueueEntry.model_validate_json(old)
+    assert entry.lifted_unsettled == []
+    assert "lifted_unsettled" not in entry.model_dump_json()  # older readers forbid it
