@@ -37,6 +37,8 @@ _LOCAL_ORDER = ("mailloop", "mailboxfull", "systemfull", "mailererror")
 wording ("temporary failure", "try again later") says nothing about a remote system."""
 _GENERIC_450 = re.compile(r"(?i)(?:requested (?:mail )?action not taken: )?mailbox unavailable")
 """RFC 5321's text for 450 and 550 alike: under a class 4 status it names no lasting cause."""
+_PERMANENT_CODE = re.compile(r"(?<![\w.:/-])(?:5[0-5]\d(?![\w.])|5\.\d{1,3}\.\d{1,3}(?![\d.]))")
+"""A 5xx SMTP reply (``550 ...``, ``550-5.1.1``) or a class 5 status code (``5.1.1``)."""
 RETRY = frozenset(
     {"", "undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
      "hostunknown", "userunknown"}
@@ -269,9 +271,14 @@ def _only_temporary(f: Facts, verdict: Verdict, named: str) -> bool:
     cause. Wording that names the cause keeps it (``450 4.1.1 User unknown``: the MTA gave
     up on a named cause). A full mailbox is exempt: RFC 3463 defines X.2.2 for use as a
     persistent transient failure, so ``4.2.2`` with ``Action: failed`` is the mail returned
-    for a full mailbox (DOMAIN.md cause 3), not a temporary outage."""
+    for a full mailbox (DOMAIN.md cause 3), not a temporary outage. The rule applies only
+    when every code seen is temporary: a 5xx reply or a 5.x.x code in the diagnostic
+    (``Status: 4.0.0`` over ``550 Requested action not taken: mailbox unavailable``) is the
+    receiver's permanent refusal, and the cause stands."""
     if not f.status.startswith("4.") or f.pending or verdict.category not in _CODE_ONLY:
         return False  # a delay warning is transient anyway ("+delayed")
+    if _PERMANENT_CODE.search(f.diagnostic):
+        return False
     plain = replace(
         f,
         diagnostic=_GENERIC_450.sub(" ", f.diagnostic),

@@ -10,6 +10,7 @@ import re
 from email.errors import MessageError
 from email.header import decode_header, make_header
 
+from services.bounce.classifier import rules as r
 from services.bounce.classifier.dsnfields import DsnFields
 from services.bounce.classifier.wire import ParsedMail
 
@@ -24,6 +25,9 @@ _DAEMON = re.compile(
     r"(?i)mailer-daemon|post_?master|mail ?delivery|mail administrator|mail system"
     r"|delivery ?(?:status|subsystem)|no-?reply.*bounce|^<?>?$|bounce"
 )
+_MACHINE = re.compile(r"(?i)mailer[ _-]?daemon|\b(?:no|do[_.-]?not)[_.-]?reply|\bndr\b")
+"""Machine senders ``_DAEMON`` leaves out (au/KDDI's ``no-reply@...dion.ne.jp``, "Mailer
+Daemon", "MMSC NDR Administrator"): their weak auto-reply signs count for nothing."""
 _BOUNCE_SUBJECT = re.compile(
     r"(?i)undeliver|undelivered|returned mail|delivery (?:status|fail|report|problem|notification"
     r"|has failed)|failure notice|mail delivery failed|could not be delivered|non.?delivery"
@@ -31,14 +35,28 @@ _BOUNCE_SUBJECT = re.compile(
     r"|warning|delayed|mail system|problem|unable to deliver|non remis|retour|returned"
     r"|エラー|不達|配信|配送|送信できません|失敗|退信|失败|发送|실패|전송되지|не доставлено"
 )
-_BOUNCE_TEXT = re.compile(
+_FAILURE_TEXT = (
     r"(?i)could not be delivered|undeliverable|delivery (?:has )?failed"
     r"|permanent(?:ly)? (?:fatal )?error|not be delivered|user unknown|unknown user"
-    r"|no such user|delivery to the following"
-    r"|error:|message could not|rejected|does not exist|returned|failed"
+    r"|no such user|delivery to the following|message could not|does not exist"
+    r"|(?:was|were|been) not delivered|not been delivered|did not reach|delivery problems"
+    r"|non-delivered|error delivering|error (?:has )?occurred while attempting to deliver"
     r"|(?:配送|配信|送信)(?:でき|に失敗|されませんでした)|届きませんでした|退信|未能送达|发送失败"
     r"|전송되지 않|전송 실패|не может быть доставлено"
 )
+"""Failure wording no responder uses: evidence of a failure notice on its own."""
+_FAILURE = re.compile(_FAILURE_TEXT)
+_BOUNCE_TEXT = re.compile(_FAILURE_TEXT + r"|error:|rejected|returned|failed")
+"""Failure wording, with the words a vacation reply may use too ("when I have returned")."""
+_REPLY_LINE = re.compile(
+    r"(?im)^(?:[ \t<>|]*|.{0,200}?(?:\bsaid|>):[ \t]*)[45][0-5]\d(?:[ :]|-(?!\d{3})|$).*$"
+)
+"""A line holding an SMTP reply (4xx/5xx) at its start, after "said:" or after an address
+(``<a@b>: 550 ...``): a transcript or a notice quoting the reply."""
+_RULE_PHRASES = (r.UNAMBIGUOUS_UNKNOWN, r.HOST_UNKNOWN)
+"""The rule table's phrases that say outright that the address does not exist.
+``USER_UNKNOWN`` also holds "is unavailable", which a vacation reply says of its sender;
+a full mailbox is what a quota warning reports too."""
 _AUTO_SUBJECT = re.compile(
     r"(?i)auto(?:matic)?[ -]?(?:reply|response|respons|antwort)|out of (?:the )?office|vacation"
     r"|away (?:from|until)|abwesenheit|absence|自動(?:応答|返信)|不在"
@@ -82,32 +100,64 @@ def header(pm: ParsedMail, name: str) -> str:
 def is_auto_submitted_reply(pm: ParsedMail) -> bool:
     """RFC 3834 responder (vacation etc.) rather than a delivery failure notice.
 
-    Never a message from MAILER-DAEMON or one with DSN structure. Strong signals: an
-    ``Auto-Submitted`` other than ``no``, ``X-Autoreply`` / ``X-Autorespond``,
-    ``Precedence: auto_reply``, an auto-reply subject. Weak ones, counted only when the
-    sender is not daemon-like (a daemon's notice may well be ``Precedence: bulk``):
-    ``Precedence: bulk|junk|list``, a reply subject (``Re:``, ``Auto:``).
+    Never a message from MAILER-DAEMON, one with DSN structure or one whose text holds
+    failure evidence (``failure_evidence``: a notice, whatever headers its MTA adds; Exim's
+    own bounces say ``Auto-Submitted: auto-replied``). Strong signals:
+    ``Auto-Submitted: auto-replied``, ``X-Autoreply`` / ``X-Autorespond``, ``Precedence:
+    auto_reply``, an auto-reply subject. Weak ones, counted only when the sender is not
+    daemon-like (sendmail and the carriers mark their notices ``Auto-Submitted:
+    auto-generated`` or ``Precedence: bulk``): ``Precedence: bulk|junk|list``, a reply
+    subject (``Re:``, ``Auto:``), any other ``Auto-Submitted`` keyword but ``no`` (RFC 3834:
+    ``auto-generated`` is not a reply).
     """
     sender = header(pm, "from")
     if "mailer-daemon" in sender.lower() or pm.content_type == "multipart/report":
         return False
     if pm.dsn_records:
         return False
+    auto_submitted = _auto_submitted(header(pm, "auto-submitted"))
+    return _responder_signs(pm, sender, auto_submitted) and not failure_evidence(pm)
+
+
+def _responder_signs(pm: ParsedMail, sender: str, auto_submitted: str) -> bool:
     subject = header(pm, "subject")
     precedence = header(pm, "precedence").strip().lower()
     if any(k in pm.headers for k in _AUTO_HEADERS) or "auto_reply" in precedence:
         return True
-    if _AUTO_SUBJECT.search(subject) or _auto_submitted(header(pm, "auto-submitted")):
+    if auto_submitted == "auto-replied" or _AUTO_SUBJECT.search(subject):
         return True
-    if _DAEMON.search(sender):
+    if _DAEMON.search(sender) or _MACHINE.search(sender):
         return False
-    return precedence in _BULK or bool(_REPLY_SUBJECT.match(subject))
+    weak = precedence in _BULK or auto_submitted not in ("", "no")
+    return weak or bool(_REPLY_SUBJECT.match(subject))
 
 
-def _auto_submitted(value: str) -> bool:
-    """RFC 3834 ``Auto-Submitted``: any keyword but ``no`` (parameters and comments aside)."""
-    keyword = re.split(r"[;(\s]", value.strip(), maxsplit=1)[0].lower()
-    return keyword not in ("", "no")
+def _auto_submitted(value: str) -> str:
+    """RFC 3834 ``Auto-Submitted`` keyword, lower-cased (parameters and comments aside)."""
+    return re.split(r"[;(\s]", value.strip(), maxsplit=1)[0].lower()
+
+
+def failure_evidence(pm: ParsedMail) -> bool:
+    """Does the text report a delivery failure in words a responder does not use?
+
+    The failure wording of ``looks_like_bounce`` without its everyday words ("returned",
+    "failed", "rejected", "error:"), the rule table's unknown-user / unknown-host phrases
+    (English and the carriers' Japanese, Chinese, Korean, Russian), or an SMTP reply line
+    (``_REPLY_LINE``) with a status code, failure wording or a rule table phrase.
+    """
+    text = pm.text[:20000]
+    if _FAILURE.search(text):
+        return True
+    low = " ".join(text.lower().split())
+    if any(rule.matches(low) for rule in _RULE_PHRASES):
+        return True
+    for m in _REPLY_LINE.finditer(text):
+        line = m.group(0).lower()
+        if _STATUS.search(line) or _BOUNCE_TEXT.search(line):
+            return True
+        if any(rule.matches(line) for rule in r.EXPLICIT):
+            return True
+    return False
 
 
 def is_complaint(pm: ParsedMail) -> bool:

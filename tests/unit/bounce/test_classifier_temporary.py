@@ -56,3 +56,47 @@ def test_wording_that_names_the_cause_keeps_it(status: str, diagnostic: str, cat
     r = _final(status, diagnostic)
     assert r.category.value == category, (r.evidence.rule, r.reason)
     assert not r.evidence.rule.endswith("+temporary")
+
+
+GENERIC_550 = "550 Requested action not taken: mailbox unavailable"
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "category"),
+    [
+        ("4.0.0", GENERIC_550, "bad_address"),  # the reviewer's case
+        ("4.4.0", GENERIC_550, "bad_address"),
+        ("4.2.1", GENERIC_550, "bad_address"),  # suspend: a 5xx reply, not a retry
+        ("4.0.0", "550-Requested action not taken: mailbox unavailable", "bad_address"),
+        ("4.0.0", "451 5.1.1 Requested action not taken: mailbox unavailable", "bad_address"),
+        ("4.3.0", "550 Mailbox unavailable", "domain_rejection"),
+    ],
+)
+def test_a_permanent_code_in_the_diagnostic_keeps_the_cause_under_a_4xx_status(
+    status: str, diagnostic: str, category: str
+) -> None:
+    """Only when every code seen (status and reply) is temporary is the cause dropped."""
+    r = _final(status, diagnostic)
+    assert r.category.value == category, (r.evidence.rule, r.reason)
+    assert not r.evidence.rule.endswith("+temporary")
+
+
+def test_a_permanent_code_in_a_dsn_diagnostic_with_its_type_keeps_the_cause() -> None:
+    raw = dsn(P, "4.0.0", GENERIC_550, action="failed").replace(
+        b"Diagnostic-Code: smtp; 550", b"Diagnostic-Code: SMTP;550"
+    )
+    r = classify(raw).recipients[0]
+    assert r.category is Category.BAD_ADDRESS, (r.evidence.rule, r.reason)
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    [
+        "450 Requested action not taken: mailbox unavailable",
+        "421 4.2.1 mailbox unavailable; host mx5.example.jp [192.0.2.55]",
+        "450 mailbox unavailable (queue id 550A1B)",
+    ],
+)
+def test_only_temporary_codes_still_give_a_transient_verdict(diagnostic: str) -> None:
+    r = _final("4.2.1", diagnostic)
+    assert r.category is Category.TRANSIENT, (r.evidence.rule, r.reason)
