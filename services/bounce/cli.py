@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from services.bounce.classifier import Category, classify
+from services.bounce.classifier import Category, RecipientResult, classify
+from services.bounce.queue import DELAYED_SUFFIX
 
 HEADER = ("path", "recipient", "category", "status", "reason")
 
@@ -26,7 +27,20 @@ def rows_for(path: Path, root: Path) -> Iterator[tuple[str, ...]]:
         yield (rel, "", Category.NOT_A_BOUNCE.value, "", reason)
         return
     for r in result.recipients:
-        yield (rel, r.recipient, r.category.value, r.status, f"{r.evidence.rule}: {r.reason}")
+        yield (rel, r.recipient, reported_category(r), r.status, f"{r.evidence.rule}: {r.reason}")
+
+
+def reported_category(r: RecipientResult) -> str:
+    """The cause of a delay warning (its mail still being retried), else the category.
+
+    The service keeps a delay warning as ``transient`` and never counts it towards a flag
+    (``queue.counts_as_soft``); the cause the warning names is in its evidence
+    (``underlying_category``), and that is the category the corpus's labels give a delay
+    warning. The reason column says it was a delay (``+delayed``)."""
+    underlying = r.evidence.underlying_category
+    if r.evidence.rule.endswith(DELAYED_SUFFIX) and underlying:
+        return underlying
+    return r.category.value
 
 
 def classify_dir(root: Path, out: TextIO) -> int:

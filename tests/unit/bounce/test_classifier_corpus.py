@@ -5,11 +5,15 @@ Floors only go up: raise them when the classifier improves, never lower them.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from services.bounce.classifier import Category
+from services.bounce.cli import classify_dir
 from tests.support.servers import require
 from tests.unit.bounce import corpus
 
@@ -130,3 +134,26 @@ def test_feedback_reports_are_flagged_as_complaints_not_bounces() -> None:
         raw = (corpus.EML / row.path).read_bytes().lower()
         if b"feedback-report" in raw or b"x-hmxmroriginalrecipient" in raw:
             assert res.is_complaint, row.path
+
+
+SCORER = corpus.REPO.parent / "shared" / "tools" / "score-bounces"
+
+
+def test_the_requesters_scorer_gives_the_classify_tsv_the_overall_floor(tmp_path: Path) -> None:
+    """``otayori bounce classify`` over the corpus, scored by ``../shared/tools/score-bounces``
+    (category only): a delay warning is reported with the cause it names, as labelled."""
+    require("../shared/tools/score-bounces", SCORER.exists())
+    results = tmp_path / "results.tsv"
+    with results.open("w", encoding="utf-8") as out:
+        classify_dir(corpus.EML, out)
+    labels = corpus.CORPUS / "labels.tsv"
+    scored = subprocess.run(
+        [sys.executable, str(SCORER), str(labels), str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    last = scored.stdout.strip().splitlines()[-1]  # "category accuracy: X% (N/M)"
+    assert last.startswith("category accuracy:"), last
+    hits, total = (int(n) for n in last.rsplit("(", 1)[1].rstrip(")").split("/"))
+    assert 100 * hits / total >= OVERALL_FLOOR, last
