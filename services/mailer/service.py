@@ -3,9 +3,8 @@
 Consumers (durable, shared by replicas):
 
 - ``mailer-ils``: the ILS subjects → pending entries / prompt work items;
-- ``mailer-run-<trigger>``, one per kind of run: ``schedule.fired.{weekly-loan-mail,
-  daily-hold-ready,daily-overdue}`` → a run fans pending entries out into work items, one
-  trigger of a kind in hand at a time (``triggers.py``);
+- ``mailer-triggers``: ``schedule.fired.{weekly-loan-mail,daily-hold-ready,daily-overdue}``
+  → a run fans pending entries out into work items;
 - ``mailer-digest``: ``bounce.digest`` → the staff digest's work item;
 - ``mailer-send``: ``mail.send.>`` (internal) → a work item or a chunk of them; mails in
   flight bounded by ``send_concurrency`` whatever carries them.
@@ -30,7 +29,6 @@ from services.mailer.delivery.suppressions import SuppressionMirror
 from services.mailer.plan.model import decode_digest, decode_send
 from services.mailer.plan.timing import RetrySchedule
 from services.mailer.settings import MailerSettings, parse_group_table
-from services.mailer.triggers import run_consumers
 from shared.bus.consume import ConsumerSpec
 from shared.bus.fastpub import FastKV, FastPublisher
 from shared.contracts.base import Event
@@ -57,6 +55,11 @@ ILS_SUBJECTS = tuple(
         PatronEmailChanged,
     )
 )
+TRIGGER_SUBJECTS = (
+    "schedule.fired.weekly-loan-mail",
+    "schedule.fired.daily-hold-ready",
+    "schedule.fired.daily-overdue",
+)
 SEND_SUBJECTS = ("mail.send.>",)
 #: A deferred mail may be retried for days (until it expires): far more deliveries than
 #: the default; each delivery re-checks expiry first, so this cannot loop forever.
@@ -66,6 +69,24 @@ SEND_MAX_ACK_PENDING = 100_000
 #: Work items fetched per pull, as a multiple of ``send_concurrency``.
 SEND_BATCH_FACTOR = 4
 LEDGER_BUCKET = "mail_ledger"
+
+
+def trigger_consumer(s: MailerSettings) -> ConsumerSpec:
+    """The runs' consumer: one trigger in hand at a time, across every replica.
+
+    A run marks the entries it takes and releases them once its mails are published; a
+    mark it finds from another run counts as that run's failure (free again). Two runs of
+    one kind side by side (a past date fired by hand while today's run is on) would each
+    take the other's marks and mail the same items twice, so the server hands out the
+    next trigger only once the previous one is acked (or dead-lettered).
+    """
+    return ConsumerSpec(
+        "SCHEDULE",
+        "mailer-triggers",
+        TRIGGER_SUBJECTS,
+        ack_wait=s.trigger_ack_wait,
+        max_ack_pending=1,
+    )
 
 
 def smtp_config(s: MailerSettings) -> SmtpConfig:
@@ -173,10 +194,7 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
             ConsumerSpec("ILS", "mailer-ils", ILS_SUBJECTS, batch=64, concurrency=8),
             collector.on_ils,
         ),
-        *(
-            runtime.consumer(spec, collector.on_trigger)
-            for spec in await run_consumers(js, settings)
-        ),
+        runtime.consumer(trigger_consumer(settings), collector.on_trigger),
         runtime.consumer(
             ConsumerSpec("BOUNCE", "mailer-digest", ("bounce.digest",)),
             collector.on_digest,

@@ -107,9 +107,6 @@ class ConsumerSpec:
     #: many messages for long (the mailer's deferred mails) needs room for all of them, or
     #: they stop every other delivery. Default: four batches, at least 256.
     max_ack_pending: int | None = None
-    #: Where the durable starts, when created: this stream sequence (a durable taking over
-    #: from another one); None: the stream's first message. It cannot change afterwards.
-    start_seq: int | None = None
 
     def delay_for(self, delivered: int) -> float:
         index = min(max(delivered - 1, 0), len(self.retry_delays) - 1)
@@ -120,10 +117,7 @@ class ConsumerSpec:
             durable_name=self.durable,
             filter_subjects=list(self.filter_subjects),
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=(
-                DeliverPolicy.ALL if self.start_seq is None else DeliverPolicy.BY_START_SEQUENCE
-            ),
-            opt_start_seq=self.start_seq,
+            deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait,
             # The loop dead-letters at max_deliver itself; the server limit is a backstop.
             max_deliver=self.max_deliver + 2,

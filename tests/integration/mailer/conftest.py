@@ -16,7 +16,6 @@ from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
 from services.mailer.plan.model import PendingEntry
 from services.mailer.service import wire
 from services.mailer.settings import MailerSettings
-from services.mailer.triggers import RUN_DURABLES
 from shared.bus.publish import publish
 from shared.clock import JST
 from shared.contracts.base import Event
@@ -80,10 +79,10 @@ class Mailer:
 
     async def wait_idle(self, *durables: str) -> None:
         """Every listed consumer has handled (acked or termed) all its messages."""
-        names = durables or ("mailer-ils", *RUN_DURABLES, "mailer-send")
+        names = durables or ("mailer-ils", "mailer-triggers", "mailer-send")
         streams = {
             "mailer-ils": "ILS",
-            **dict.fromkeys(RUN_DURABLES, "SCHEDULE"),
+            "mailer-triggers": "SCHEDULE",
             "mailer-send": "MAIL",
             "mailer-digest": "BOUNCE",
         }
