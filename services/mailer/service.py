@@ -12,11 +12,14 @@ Consumers (durable, shared by replicas):
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Coroutine
 from typing import Any
 
 from services.mailer.collect.handlers import Collector
-from services.mailer.collect.store import PendingStore
+from services.mailer.collect.runlock import RunLocks
+from services.mailer.collect.store import PENDING_BUCKET, PendingStore
 from services.mailer.delivery.chunks import ChunkSender
 from services.mailer.delivery.composer import LibraryComposer
 from services.mailer.delivery.dkim import DkimSigner
@@ -69,24 +72,6 @@ SEND_MAX_ACK_PENDING = 100_000
 #: Work items fetched per pull, as a multiple of ``send_concurrency``.
 SEND_BATCH_FACTOR = 4
 LEDGER_BUCKET = "mail_ledger"
-
-
-def trigger_consumer(s: MailerSettings) -> ConsumerSpec:
-    """The runs' consumer: one trigger in hand at a time, across every replica.
-
-    A run marks the entries it takes and releases them once its mails are published; a
-    mark it finds from another run counts as that run's failure (free again). Two runs of
-    one kind side by side (a past date fired by hand while today's run is on) would each
-    take the other's marks and mail the same items twice, so the server hands out the
-    next trigger only once the previous one is acked (or dead-lettered).
-    """
-    return ConsumerSpec(
-        "SCHEDULE",
-        "mailer-triggers",
-        TRIGGER_SUBJECTS,
-        ack_wait=s.trigger_ack_wait,
-        max_ack_pending=1,
-    )
 
 
 def smtp_config(s: MailerSettings) -> SmtpConfig:
@@ -188,13 +173,24 @@ async def wire(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
         clock=runtime.clock,
         staff_address=settings.staff_digest_address,
         on_work=lambda kind: metrics.work_items.labels(kind=kind).inc(),
+        runs=RunLocks(
+            await js.key_value(PENDING_BUCKET),
+            runtime.clock,
+            holder=f"{socket.gethostname()}-{os.getpid()}",
+            stale_after=settings.trigger_ack_wait,
+        ),
     )
     return [
         runtime.consumer(
             ConsumerSpec("ILS", "mailer-ils", ILS_SUBJECTS, batch=64, concurrency=8),
             collector.on_ils,
         ),
-        runtime.consumer(trigger_consumer(settings), collector.on_trigger),
+        runtime.consumer(
+            ConsumerSpec(
+                "SCHEDULE", "mailer-triggers", TRIGGER_SUBJECTS, ack_wait=settings.trigger_ack_wait
+            ),
+            collector.on_trigger,
+        ),
         runtime.consumer(
             ConsumerSpec("BOUNCE", "mailer-digest", ("bounce.digest",)),
             collector.on_digest,

@@ -13,6 +13,7 @@ work items (same ids), which the MAIL stream and the ledger de-duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from datetime import date
 
 from nats.errors import Error as NatsError
 
+from services.mailer.collect.runlock import RunLocks
 from services.mailer.collect.store import ConflictError, PendingStore, Stored
 from services.mailer.plan import addresses, eligibility, grouping, keys
 from services.mailer.plan.chunks import entry_group, windows
@@ -71,6 +73,14 @@ class Run:
     siblings: Siblings | None = None  # runs whose marks this run respects
 
 
+#: The mail kind each run trigger makes; one run of a kind at a time (``RunLocks``).
+RUN_KINDS: dict[str, MailKind] = {
+    "weekly-loan-mail": "online_loan",
+    "daily-hold-ready": "hold_ready",
+    "daily-overdue": "overdue",
+}
+
+
 class Collector:
     def __init__(
         self,
@@ -80,8 +90,10 @@ class Collector:
         clock: Clock,
         staff_address: str,
         on_work: Callable[[MailKind], None] = lambda kind: None,
+        runs: RunLocks | None = None,
     ) -> None:
         self._store = store
+        self._runs = runs
         self._publish = publish
         self._clock = clock
         self._staff = staff_address
@@ -177,13 +189,17 @@ class Collector:
     # -- triggers --------------------------------------------------------------------------
 
     async def on_trigger(self, trigger: TriggerFired, delivery: Delivery) -> None:
-        if trigger.trigger == "weekly-loan-mail":
-            await self._weekly_run(trigger, delivery)
-        elif trigger.trigger == "daily-hold-ready":
-            await self._hold_ready_run(trigger, delivery)
-        elif trigger.trigger == "daily-overdue":
-            await self._overdue_run(trigger, delivery)
-        # Any other trigger is not one the mailer acts on (filtered out by the consumer).
+        kind = RUN_KINDS.get(trigger.trigger)
+        if kind is None:
+            return  # not a trigger the mailer acts on (filtered out by the consumer)
+        exclusive = self._runs.exclusive(kind) if self._runs else contextlib.nullcontext()
+        async with exclusive:  # one run of a kind at a time, across replicas
+            if kind == "online_loan":
+                await self._weekly_run(trigger, delivery)
+            elif kind == "hold_ready":
+                await self._hold_ready_run(trigger, delivery)
+            else:
+                await self._overdue_run(trigger, delivery)
 
     async def _weekly_run(self, trigger: TriggerFired, delivery: Delivery) -> None:
         run = self._online_loan_run(trigger)
