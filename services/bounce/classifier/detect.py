@@ -25,9 +25,12 @@ _DAEMON = re.compile(
     r"(?i)mailer-daemon|post_?master|mail ?delivery|mail administrator|mail system"
     r"|delivery ?(?:status|subsystem)|no-?reply.*bounce|^<?>?$|bounce"
 )
-_MACHINE = re.compile(r"(?i)mailer[ _-]?daemon|\b(?:no|do[_.-]?not)[_.-]?reply|\bndr\b")
+_MACHINE = re.compile(
+    r"(?i)mailer[ _-]?daemon|\b(?:no|do[_.-]?not)[_.-]?reply|\bndr\b|\b(?:mail ?)?gateway\b|\bmta\b"
+)
 """Machine senders ``_DAEMON`` leaves out (au/KDDI's ``no-reply@...dion.ne.jp``, "Mailer
-Daemon", "MMSC NDR Administrator"): their weak auto-reply signs count for nothing."""
+Daemon", "MMSC NDR Administrator", a mail gateway): their weak auto-reply signs count for
+nothing, and failure wording in their text is a notice's."""
 _BOUNCE_SUBJECT = re.compile(
     r"(?i)undeliver|undelivered|returned mail|delivery (?:status|fail|report|problem|notification"
     r"|has failed)|failure notice|mail delivery failed|could not be delivered|non.?delivery"
@@ -102,7 +105,9 @@ def is_auto_submitted_reply(pm: ParsedMail) -> bool:
 
     Never a message from MAILER-DAEMON, one with DSN structure or one whose text holds
     failure evidence (``failure_evidence``: a notice, whatever headers its MTA adds; Exim's
-    own bounces say ``Auto-Submitted: auto-replied``). Strong signals:
+    own bounces say ``Auto-Submitted: auto-replied``) — for a person's message with a
+    strong sign, only a quoted reply or the rule table's phrases count as evidence, not
+    failure wording a vacation reply may use of itself. Strong signals:
     ``Auto-Submitted: auto-replied``, ``X-Autoreply`` / ``X-Autorespond``, ``Precedence:
     auto_reply``, an auto-reply subject. Weak ones, counted only when the sender is not
     daemon-like (sendmail and the carriers mark their notices ``Auto-Submitted:
@@ -115,21 +120,32 @@ def is_auto_submitted_reply(pm: ParsedMail) -> bool:
         return False
     if pm.dsn_records:
         return False
-    auto_submitted = _auto_submitted(header(pm, "auto-submitted"))
-    return _responder_signs(pm, sender, auto_submitted) and not failure_evidence(pm)
+    machine = _machine_sender(pm, sender)
+    strong = _strong_signs(pm)
+    if failure_evidence(pm, quoted_only=strong and not machine):
+        return False
+    return strong or (not machine and _weak_signs(pm))
 
 
-def _responder_signs(pm: ParsedMail, sender: str, auto_submitted: str) -> bool:
-    subject = header(pm, "subject")
+def _machine_sender(pm: ParsedMail, sender: str) -> bool:
+    """A daemon or a no-reply system sent it (by its From or its Return-Path)."""
+    return_path = header(pm, "return-path")
+    return bool(_DAEMON.search(sender) or _MACHINE.search(sender) or _MACHINE.search(return_path))
+
+
+def _strong_signs(pm: ParsedMail) -> bool:
     precedence = header(pm, "precedence").strip().lower()
     if any(k in pm.headers for k in _AUTO_HEADERS) or "auto_reply" in precedence:
         return True
-    if auto_submitted == "auto-replied" or _AUTO_SUBJECT.search(subject):
-        return True
-    if _DAEMON.search(sender) or _MACHINE.search(sender):
-        return False
+    auto_submitted = _auto_submitted(header(pm, "auto-submitted"))
+    return auto_submitted == "auto-replied" or bool(_AUTO_SUBJECT.search(header(pm, "subject")))
+
+
+def _weak_signs(pm: ParsedMail) -> bool:
+    precedence = header(pm, "precedence").strip().lower()
+    auto_submitted = _auto_submitted(header(pm, "auto-submitted"))
     weak = precedence in _BULK or auto_submitted not in ("", "no")
-    return weak or bool(_REPLY_SUBJECT.match(subject))
+    return weak or bool(_REPLY_SUBJECT.match(header(pm, "subject")))
 
 
 def _auto_submitted(value: str) -> str:
@@ -137,16 +153,21 @@ def _auto_submitted(value: str) -> str:
     return re.split(r"[;(\s]", value.strip(), maxsplit=1)[0].lower()
 
 
-def failure_evidence(pm: ParsedMail) -> bool:
+def failure_evidence(pm: ParsedMail, *, quoted_only: bool = False) -> bool:
     """Does the text report a delivery failure in words a responder does not use?
 
     The failure wording of ``looks_like_bounce`` without its everyday words ("returned",
     "failed", "rejected", "error:"), the rule table's unknown-user / unknown-host phrases
     (English and the carriers' Japanese, Chinese, Korean, Russian), or an SMTP reply line
     (``_REPLY_LINE``) with a status code, failure wording or a rule table phrase.
+
+    ``quoted_only`` (a person's message with a strong responder sign): the failure
+    wording alone does not count, since a vacation reply may say it of itself ("will not
+    be delivered to me until I return", 「…へ送信できます」); the rule table's phrases and
+    reply lines still do.
     """
     text = pm.text[:20000]
-    if _FAILURE.search(text):
+    if not quoted_only and _FAILURE.search(text):
         return True
     low = " ".join(text.lower().split())
     if any(rule.matches(low) for rule in _RULE_PHRASES):

@@ -166,9 +166,32 @@ def test_failure_evidence_in_the_text_is_never_an_auto_reply(extra: str, body: s
 
 
 def test_a_vacation_subject_does_not_hide_a_failure_notice() -> None:
-    raw = _notice("Taro <taro@example.com>", "", AU_NOTICE, "Out of office: Your loan is due")
+    raw = _notice(
+        "Mail Delivery <mail@ezweb.ne.jp>", "", AU_NOTICE, "Out of office: Your loan is due"
+    )
     res = classify(raw)
     assert res.is_bounce and _categories(res) == ["mailbox_full"], res
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "山田は1月5日まで不在です。急ぎの用件は携帯 (yamada@docomo.ne.jp) へ送信できます。\n",
+        "I am away. Messages will not be delivered to me until I return; please write to"
+        " office@example.co.jp instead.\n",
+        "I am out of the office; your message could not be delivered to my team yet.\n",
+    ],
+)
+def test_a_persons_auto_reply_using_failure_words_of_itself_stays_an_auto_reply(
+    body: str,
+) -> None:
+    """Found by a review: a vacation reply saying 「…へ送信できます」 or "will not be
+    delivered to me" was taken for a bounce, and the second address in it flagged at once
+    as a forwarding failure. From a person with a strong responder sign, only a quoted
+    SMTP reply or the rule table's unknown-user phrases count as failure evidence."""
+    raw = _notice("山田 <yamada@example.co.jp>", "Auto-Submitted: auto-replied\n", body, "自動応答")
+    res = classify(raw)
+    assert not res.is_bounce and res.is_auto_reply, res
 
 
 @pytest.mark.parametrize(
