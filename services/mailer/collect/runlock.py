@@ -6,10 +6,15 @@ one kind side by side (a past day fired by hand while today's run is on, on the 
 replica) would each take the other's marks and mail the same items twice (found by a
 review). So a run holds ``run.<kind>`` while it runs:
 
-- taken by create, or by compare-and-set over a lock older than ``stale_after`` (its
-  holder died without releasing it);
-- kept fresh every third of ``stale_after`` while the run goes on;
-- released by a compare-and-set delete, never another holder's.
+- taken by create; or, when its holder seems dead, by compare-and-set over it. A lock is
+  dead to a replica once that replica has seen the same revision for ``stale_after`` of its
+  own monotonic time: nothing depends on the replicas' clocks (a demo clock, a skewed
+  host), only on time passing;
+- renewed every third of ``stale_after`` (a new revision each time). A renewal whose answer
+  was lost is checked by reading the lock back (its nonce is this run's). A lock lost all
+  the same (taken over after the broker was away for longer than ``stale_after``) ends the
+  run: the trigger is retried (``Retry``), the ledger and tombstones absorb what it did;
+- released by a compare-and-set delete at its end, also when it fails, never another's.
 
 A run finding the lock held by a live run is retried later (``Retry``): its trigger waits,
 while the consumer goes on with other triggers. Runs of different kinds never share
@@ -22,8 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from nats.errors import Error as NatsError
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -42,10 +50,21 @@ MAX_WAIT = 60.0
 
 
 class _Held(BaseModel):
+    """The lock's value: who holds it (``at`` is for people reading it, never compared)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     holder: str
+    nonce: str
     at: datetime
+
+
+@dataclass(slots=True)
+class _Hold:
+    key: str
+    nonce: str
+    revision: int
+    lost: bool = False
 
 
 def lock_key(kind: MailKind) -> str:
@@ -57,69 +76,126 @@ class RunLocks:
         self._kv = kv
         self._clock = clock
         self._holder = holder
-        self._stale_after = timedelta(seconds=stale_after)
+        self._stale_after = stale_after
+        #: Per key, the revision this replica saw last and since when (monotonic seconds).
+        self._seen: dict[str, tuple[int, float]] = {}
 
     @contextlib.asynccontextmanager
     async def exclusive(self, kind: MailKind) -> AsyncIterator[None]:
-        """Hold ``kind``'s lock for the block; ``Retry`` when a live run holds it."""
-        key = lock_key(kind)
-        revision = [await self._take(key, kind)]
-        fresh = asyncio.create_task(self._keep_fresh(key, revision))
+        """Hold ``kind``'s lock for the block; ``Retry`` when a live run holds it, or when
+        the lock is lost while the block runs (the block is cancelled then)."""
+        hold = await self._take(lock_key(kind), kind)
+        body = asyncio.current_task()
+        assert body is not None
+        fresh = asyncio.create_task(self._keep_fresh(hold, body))
         try:
             yield
+        except asyncio.CancelledError:
+            if hold.lost and body.uncancel() == 0:
+                raise Retry(f"the {kind} run lost its lock", delay=1.0) from None
+            raise
         finally:
             fresh.cancel()
             await asyncio.wait([fresh])
-            await self._release(key, revision[0])
+            if not hold.lost:
+                await self._release(hold)
 
-    def _value(self) -> bytes:
-        return _Held(holder=self._holder, at=self._clock.now()).model_dump_json().encode()
+    def _value(self, nonce: str) -> bytes:
+        held = _Held(holder=self._holder, nonce=nonce, at=self._clock.now())
+        return held.model_dump_json().encode()
 
-    async def _take(self, key: str, kind: MailKind) -> int:
+    async def _take(self, key: str, kind: MailKind) -> _Hold:
+        nonce = secrets.token_hex(8)
         try:
-            return await self._kv.create(key, self._value())
+            return _Hold(key, nonce, await self._kv.create(key, self._value(nonce)))
         except KeyWrongLastSequenceError:
             pass
         try:
             entry = await self._kv.get(key)
         except KeyNotFoundError:
             raise Retry(f"the {kind} run lock was just released", delay=0.5) from None
-        age = self._age(entry.value)
-        if age is not None and age < self._stale_after:
-            wait = min(max((self._stale_after - age).total_seconds(), 1.0), MAX_WAIT)
+        waited = self._unchanged_for(key, entry.revision or 0)
+        if waited < self._stale_after:
+            wait = min(max(self._stale_after - waited, 1.0), MAX_WAIT)
             raise Retry(f"a {kind} run is in progress on another replica", delay=wait)
         try:
-            revision = await self._kv.update(key, self._value(), last=entry.revision)
+            revision = await self._kv.update(key, self._value(nonce), last=entry.revision)
         except KeyWrongLastSequenceError:
             raise Retry(f"another replica took the {kind} run lock", delay=1.0) from None
         log.warning("collect.run_lock_taken_over", extra={"kind": kind, "key": key})
-        return revision
+        return _Hold(key, nonce, revision)
 
-    def _age(self, value: bytes | None) -> timedelta | None:
-        """How old the lock is; None when it cannot be read (taken over as stale)."""
-        try:
-            held = _Held.model_validate_json(value or b"")
-        except ValidationError:
-            return None
-        return self._clock.now() - held.at
+    def _unchanged_for(self, key: str, revision: int) -> float:
+        """Seconds this replica has seen ``revision`` as the lock's latest (0 the first
+        time it sees it): a live holder renews it well within ``stale_after``."""
+        now = time.monotonic()
+        seen = self._seen.get(key)
+        if seen is None or seen[0] != revision:
+            self._seen[key] = (revision, now)
+            return 0.0
+        return now - seen[1]
 
-    async def _keep_fresh(self, key: str, revision: list[int]) -> None:
+    async def _keep_fresh(self, hold: _Hold, body: asyncio.Task[object]) -> None:
+        renewed = time.monotonic()
         while True:
-            await asyncio.sleep(self._stale_after.total_seconds() / 3)  # a timer
-            try:
-                revision[0] = await self._kv.update(key, self._value(), last=revision[0])
-            except KeyWrongLastSequenceError:
-                # Taken over: this run was silent past ``stale_after`` (the broker away).
-                log.error("collect.run_lock_lost", extra={"key": key})
+            await asyncio.sleep(self._stale_after / 3)  # a timer
+            if await self._renew(hold):
+                renewed = time.monotonic()
+            elif hold.lost or time.monotonic() - renewed >= self._stale_after:
+                # Taken over, or sure to be soon: this run must not go on beside another.
+                hold.lost = True
+                log.error("collect.run_lock_lost", extra={"key": hold.key})
+                body.cancel()
                 return
-            except (NatsError, TimeoutError) as exc:
-                log.warning("collect.run_lock_renew_failed", extra={"key": key, "error": str(exc)})
 
-    async def _release(self, key: str, revision: int) -> None:
+    async def _renew(self, hold: _Hold) -> bool:
+        """Renewed; False when it could not be (``hold.lost`` when taken over)."""
         try:
-            await kvscan.cas_delete(self._kv, key, revision)
+            hold.revision = await self._kv.update(
+                hold.key, self._value(hold.nonce), last=hold.revision
+            )
+            return True
         except KeyWrongLastSequenceError:
-            log.error("collect.run_lock_lost", extra={"key": key})
+            return await self._still_ours(hold)
         except (NatsError, TimeoutError) as exc:
-            # It goes stale instead: the kind's next run waits at most ``stale_after``.
-            log.warning("collect.run_lock_release_failed", extra={"key": key, "error": str(exc)})
+            # The answer may be lost although the write landed: read it back next time.
+            extra = {"key": hold.key, "error": str(exc)}
+            log.warning("collect.run_lock_renew_failed", extra=extra)
+            return await self._still_ours(hold)
+
+    async def _still_ours(self, hold: _Hold) -> bool:
+        """The lock as stored is this run's (a renewal whose answer was lost): adopt it."""
+        try:
+            entry = await self._kv.get(hold.key)
+        except KeyNotFoundError:
+            hold.lost = True
+            return False
+        except (NatsError, TimeoutError):
+            return False
+        try:
+            held = _Held.model_validate_json(entry.value or b"")
+        except ValidationError:  # another writer's value: not this run's any more
+            hold.lost = True
+            return False
+        if held.nonce != hold.nonce or entry.revision is None:
+            hold.lost = True
+            return False
+        hold.revision = entry.revision
+        return True
+
+    async def _release(self, hold: _Hold) -> None:
+        try:
+            try:
+                await kvscan.cas_delete(self._kv, hold.key, hold.revision)
+            except KeyWrongLastSequenceError:
+                # A renewal landed whose answer was lost: delete at the lock's revision
+                # if it is still this run's.
+                if not await self._still_ours(hold):
+                    log.error("collect.run_lock_lost", extra={"key": hold.key})
+                    return
+                await kvscan.cas_delete(self._kv, hold.key, hold.revision)
+        except (NatsError, TimeoutError) as exc:
+            # It is released when seen unchanged for ``stale_after`` instead.
+            log.warning(
+                "collect.run_lock_release_failed", extra={"key": hold.key, "error": str(exc)}
+            )

@@ -10,13 +10,16 @@ one durable per kind could run a trigger twice during a rolling update.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from services.mailer.collect import runlock
 from services.mailer.collect.handlers import Collector
 from services.mailer.collect.runlock import RunLocks, lock_key
 from services.mailer.collect.store import PENDING_BUCKET, PendingStore
@@ -65,23 +68,77 @@ async def test_a_failing_run_releases_its_kind(js: JetStreamContext) -> None:
         pass
 
 
-async def test_the_lock_of_a_run_that_died_is_taken_over_once_stale(
-    js: JetStreamContext,
+async def test_the_lock_of_a_run_that_died_is_taken_over_once_seen_unchanged_long_enough(
+    js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Judged on the waiting replica's own monotonic time, never on the replicas' clocks
+    (a review: replicas with demo clocks started apart took a live lock at once)."""
     kv = await _kv(js)
-    clock = ManualClock(NOW)
-    dead = RunLocks(kv, clock, "dead", STALE)
+    ticks = [1000.0]
+    monkeypatch.setattr(runlock.time, "monotonic", lambda: ticks[0])
+    dead = RunLocks(kv, ManualClock(NOW), "dead", STALE)
     await dead._take(lock_key("overdue"), "overdue")  # taken, never released (kill -9)
-    alive = RunLocks(kv, clock, "b", STALE)
-    clock.set(NOW + timedelta(seconds=STALE - 1))
-    with pytest.raises(Retry) as waits:
-        async with alive.exclusive("overdue"):
-            pass
-    assert waits.value.delay == 1.0  # tried again as it goes stale
-    clock.set(NOW + timedelta(seconds=STALE))
+    alive = RunLocks(kv, ManualClock(NOW + timedelta(days=1)), "b", STALE)  # its clock ahead
+    for waited in (0.0, STALE - 1):
+        ticks[0] = 1000.0 + waited
+        with pytest.raises(Retry) as waits:
+            async with alive.exclusive("overdue"):
+                raise AssertionError("a lock seen for less than stale_after was taken")
+        assert waits.value.delay == min(max(STALE - waited, 1.0), 60.0)
+    ticks[0] = 1000.0 + STALE
     async with alive.exclusive("overdue"):
         entry = await kv.get(lock_key("overdue"))
         assert entry.value is not None and b'"holder":"b"' in entry.value
+
+
+async def test_a_renewal_whose_answer_was_lost_keeps_the_lock(js: JetStreamContext) -> None:
+    """A review: the next renewal met its own write as a conflict, gave the lock up and let
+    the run go on unrenewed. It reads the lock back and keeps it (its nonce)."""
+    kv = await _kv(js)
+    lossy = _LosesOneAnswer(kv)
+    locks = RunLocks(lossy, ManualClock(NOW), "a", stale_after=0.3)  # type: ignore[arg-type]
+    async with locks.exclusive("online_loan"):
+        first = (await kv.get(lock_key("online_loan"))).revision
+        lossy.armed = True
+
+        async def renewed_after_the_loss() -> bool:
+            return not lossy.armed and (await kv.get(lock_key("online_loan"))).revision > first + 1
+
+        await wait_for(renewed_after_the_loss)
+    with pytest.raises(KeyNotFoundError):
+        await kv.get(lock_key("online_loan"))  # released: the run kept it to its end
+
+
+async def test_a_run_whose_lock_was_taken_over_is_stopped_and_retried(
+    js: JetStreamContext,
+) -> None:
+    kv = await _kv(js)
+    locks = RunLocks(kv, ManualClock(NOW), "a", stale_after=0.3)
+    stop_here = asyncio.Event()
+    with pytest.raises(Retry):
+        async with locks.exclusive("hold_ready"):
+            entry = await kv.get(lock_key("hold_ready"))
+            await kv.update(lock_key("hold_ready"), b"taken by b", last=entry.revision)
+            await stop_here.wait()  # the run goes on until its renewal finds the lock lost
+    assert (await kv.get(lock_key("hold_ready"))).value == b"taken by b"  # left alone
+
+
+class _LosesOneAnswer:
+    """The bucket, whose next update once ``armed`` lands but answers with a timeout."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self.armed = False
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        revision = await self._kv.update(key, value, last=last)
+        if self.armed:
+            self.armed = False
+            raise NatsTimeoutError
+        return revision
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._kv, name)
 
 
 async def test_a_trigger_whose_kind_is_running_elsewhere_is_retried_untouched(
