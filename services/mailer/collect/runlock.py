@@ -10,10 +10,13 @@ review). So a run holds ``run.<kind>`` while it runs:
   dead to a replica once that replica has seen the same revision for ``stale_after`` of its
   own monotonic time: nothing depends on the replicas' clocks (a demo clock, a skewed
   host), only on time passing;
-- renewed every third of ``stale_after`` (a new revision each time). A renewal whose answer
-  was lost is checked by reading the lock back (its nonce is this run's). A lock lost all
-  the same (taken over after the broker was away for longer than ``stale_after``) ends the
-  run: the trigger is retried (``Retry``), the ledger and tombstones absorb what it did;
+- renewed every third of ``stale_after`` (a new revision each time; a renewal whose answer
+  was lost is read back by its nonce). A run that cannot renew for half of ``stale_after``
+  (the broker refusing or away) counts its lock as lost, logs ``collect.run_lock_lost``
+  and, once it has ended, has its trigger retried (``Retry``; the same run id, so its own
+  marks and tombstones absorb what it did). The run itself is not cancelled: a
+  cancellation mid-fan-out would leave marks another run could take (and asyncio may
+  swallow one);
 - released by a compare-and-set delete at its end, also when it fails, never another's.
 
 A run finding the lock held by a live run is retried later (``Retry``): its trigger waits,
@@ -82,23 +85,20 @@ class RunLocks:
 
     @contextlib.asynccontextmanager
     async def exclusive(self, kind: MailKind) -> AsyncIterator[None]:
-        """Hold ``kind``'s lock for the block; ``Retry`` when a live run holds it, or when
-        the lock is lost while the block runs (the block is cancelled then)."""
+        """Hold ``kind``'s lock for the block; ``Retry`` when a live run holds it, or,
+        after the block, when the lock was lost while it ran."""
         hold = await self._take(lock_key(kind), kind)
-        body = asyncio.current_task()
-        assert body is not None
-        fresh = asyncio.create_task(self._keep_fresh(hold, body))
+        stop = asyncio.Event()
+        fresh = asyncio.create_task(self._keep_fresh(hold, stop))
         try:
             yield
-        except asyncio.CancelledError:
-            if hold.lost and body.uncancel() == 0:
-                raise Retry(f"the {kind} run lost its lock", delay=1.0) from None
-            raise
         finally:
-            fresh.cancel()
+            stop.set()  # the renewals end by themselves (never cancelled mid-write)
             await asyncio.wait([fresh])
             if not hold.lost:
                 await self._release(hold)
+        if hold.lost:
+            raise Retry(f"the {kind} run lost its lock while it ran", delay=1.0)
 
     def _value(self, nonce: str) -> bytes:
         held = _Held(holder=self._holder, nonce=nonce, at=self._clock.now())
@@ -135,33 +135,37 @@ class RunLocks:
             return 0.0
         return now - seen[1]
 
-    async def _keep_fresh(self, hold: _Hold, body: asyncio.Task[object]) -> None:
-        renewed = time.monotonic()
-        while True:
-            await asyncio.sleep(self._stale_after / 3)  # a timer
+    async def _keep_fresh(self, hold: _Hold, stop: asyncio.Event) -> None:
+        stored = time.monotonic()  # when the last write that landed was sent
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):  # a timer, or the run's end
+                await asyncio.wait_for(stop.wait(), self._stale_after / 3)
+                return
+            sent = time.monotonic()
             if await self._renew(hold):
-                renewed = time.monotonic()
-            elif hold.lost or time.monotonic() - renewed >= self._stale_after:
-                # Taken over, or sure to be soon: this run must not go on beside another.
+                stored = sent
+            elif hold.lost or time.monotonic() - stored >= self._stale_after / 2:
+                # Taken over, or unchanged long enough for a waiter to take it soon.
                 hold.lost = True
                 log.error("collect.run_lock_lost", extra={"key": hold.key})
-                body.cancel()
                 return
 
     async def _renew(self, hold: _Hold) -> bool:
-        """Renewed; False when it could not be (``hold.lost`` when taken over)."""
+        """A new revision of this run's lock is stored; False when none is (``hold.lost``
+        when it was taken over)."""
         try:
             hold.revision = await self._kv.update(
                 hold.key, self._value(hold.nonce), last=hold.revision
             )
             return True
         except KeyWrongLastSequenceError:
-            return await self._still_ours(hold)
+            pass
         except (NatsError, TimeoutError) as exc:
-            # The answer may be lost although the write landed: read it back next time.
+            # The answer may be lost although the write landed: read it back.
             extra = {"key": hold.key, "error": str(exc)}
             log.warning("collect.run_lock_renew_failed", extra=extra)
-            return await self._still_ours(hold)
+        before = hold.revision
+        return await self._still_ours(hold) and hold.revision != before
 
     async def _still_ours(self, hold: _Hold) -> bool:
         """The lock as stored is this run's (a renewal whose answer was lost): adopt it."""

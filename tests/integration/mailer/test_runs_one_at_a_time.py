@@ -10,7 +10,6 @@ one durable per kind could run a trigger twice during a rolling update.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -109,18 +108,55 @@ async def test_a_renewal_whose_answer_was_lost_keeps_the_lock(js: JetStreamConte
         await kv.get(lock_key("online_loan"))  # released: the run kept it to its end
 
 
-async def test_a_run_whose_lock_was_taken_over_is_stopped_and_retried(
-    js: JetStreamContext,
+async def test_a_run_whose_lock_was_taken_over_has_its_trigger_retried(
+    js: JetStreamContext, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The run is not cancelled (a cancellation mid-fan-out would leave marks, and asyncio
+    may swallow it): it ends, then its trigger is retried, the lock left to its holder."""
     kv = await _kv(js)
     locks = RunLocks(kv, ManualClock(NOW), "a", stale_after=0.3)
-    stop_here = asyncio.Event()
-    with pytest.raises(Retry):
+    with pytest.raises(Retry, match="lost its lock"):
         async with locks.exclusive("hold_ready"):
             entry = await kv.get(lock_key("hold_ready"))
             await kv.update(lock_key("hold_ready"), b"taken by b", last=entry.revision)
-            await stop_here.wait()  # the run goes on until its renewal finds the lock lost
+            await wait_for(
+                lambda: _logged(caplog, "collect.run_lock_lost")
+            )  # the run goes on until it ends
     assert (await kv.get(lock_key("hold_ready"))).value == b"taken by b"  # left alone
+
+
+async def test_renewals_that_never_land_count_as_a_lost_lock(
+    js: JetStreamContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A review: a refused renewal found the lock still holding this run's nonce (at the
+    old revision) and counted as renewed, while waiters saw the revision unchanged."""
+    kv = await _kv(js)
+    refusing = _Refuses(kv)
+    locks = RunLocks(refusing, ManualClock(NOW), "a", stale_after=0.3)  # type: ignore[arg-type]
+    with pytest.raises(Retry, match="lost its lock"):
+        async with locks.exclusive("overdue"):
+            refusing.on = True
+            await wait_for(lambda: _logged(caplog, "collect.run_lock_lost"))
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, event: str) -> bool:
+    return any(r.getMessage() == event for r in caplog.records)
+
+
+class _Refuses:
+    """The bucket, refusing every update while ``on`` (nothing stored)."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self.on = False
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        if self.on:
+            raise NatsTimeoutError
+        return await self._kv.update(key, value, last=last)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._kv, name)
 
 
 class _LosesOneAnswer:
