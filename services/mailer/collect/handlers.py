@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from nats.errors import Error as NatsError
 
+from services.mailer.collect import runlock
 from services.mailer.collect.runlock import RunLocks
 from services.mailer.collect.store import ConflictError, PendingStore, Stored
 from services.mailer.plan import addresses, eligibility, grouping, keys
@@ -35,7 +37,7 @@ from services.mailer.plan.model import (
     carry,
 )
 from services.mailer.plan.work import make_work, prompt_work
-from shared.bus.consume import Delivery, Reject
+from shared.bus.consume import Delivery, Reject, Retry
 from shared.clock import JST, Clock
 from shared.contracts.base import Event
 from shared.contracts.bounce import BounceDigest
@@ -342,12 +344,15 @@ class Collector:
         async def one(chunk: list[Stored]) -> None:
             nonlocal done
             async with sem:
+                if not runlock.still_held():
+                    # Another replica may run this kind now: stop at a chunk's boundary.
+                    raise Retry(f"the {run.kind} run lost its lock", delay=1.0)
                 await self._fan_out_chunk(run, chunk, changes)
                 before, done = done, done + len(chunk)
                 if done // PROGRESS_EVERY != before // PROGRESS_EVERY:
                     await delivery.in_progress()
 
-        await asyncio.gather(*(one(c) for c in chunks))
+        await _together(one(c) for c in chunks)
         log.info(
             "collect.run_fanned_out",
             extra={"run": run.run_id, "kind": run.kind, "entries": len(entries)},
@@ -414,6 +419,18 @@ class Collector:
         await self._publish(item)
         for work in item.works if isinstance(item, WorkChunk) else (item,):
             self._on_work(work.kind)
+
+
+async def _together(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coros`` side by side; the first failure cancels the others and waits for them
+    before it is raised, so nothing of a failed run goes on after its handler (and its
+    lock) ended. (``gather`` left the other chunks publishing.)"""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                group.create_task(coro)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
 
 
 def _item_ids(entries: Sequence[Stored], item: Callable[[PendingSource], str | None]) -> set[str]:

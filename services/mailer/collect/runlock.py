@@ -12,11 +12,11 @@ review). So a run holds ``run.<kind>`` while it runs:
   host), only on time passing;
 - renewed every third of ``stale_after`` (a new revision each time; a renewal whose answer
   was lost is read back by its nonce). A run that cannot renew for half of ``stale_after``
-  (the broker refusing or away) counts its lock as lost, logs ``collect.run_lock_lost``
-  and, once it has ended, has its trigger retried (``Retry``; the same run id, so its own
-  marks and tombstones absorb what it did). The run itself is not cancelled: a
-  cancellation mid-fan-out would leave marks another run could take (and asyncio may
-  swallow one);
+  (the broker refusing or away, the process paused) counts its lock as lost, logs
+  ``collect.run_lock_lost``, stops at its next chunk's boundary (``still_held``) and has
+  its trigger retried (``Retry``; the same run id, so its own marks and tombstones absorb
+  what it did). It is not cancelled from outside: mid-chunk that would leave marks
+  another run could take, and asyncio may swallow a cancellation;
 - released by a compare-and-set delete at its end, also when it fails, never another's.
 
 A run finding the lock held by a live run is retried later (``Retry``): its trigger waits,
@@ -33,6 +33,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,6 +75,17 @@ def lock_key(kind: MailKind) -> str:
     return f"run.{kind}"
 
 
+def still_held() -> bool:
+    """False once the lock this task's run holds is lost (``exclusive`` sets it for the
+    run's task and the tasks it starts); the run stops at its next safe point."""
+    hold = _HOLD.get()
+    return hold is None or not hold.lost
+
+
+#: The lock the current run holds (a context variable: the run's tasks see it too).
+_HOLD: ContextVar[_Hold | None] = ContextVar("otayori_run_lock", default=None)
+
+
 class RunLocks:
     def __init__(self, kv: KeyValue, clock: Clock, holder: str, stale_after: float) -> None:
         self._kv = kv
@@ -90,12 +102,16 @@ class RunLocks:
         hold = await self._take(lock_key(kind), kind)
         stop = asyncio.Event()
         fresh = asyncio.create_task(self._keep_fresh(hold, stop))
+        token = _HOLD.set(hold)
         try:
             yield
         finally:
+            _HOLD.reset(token)
             stop.set()  # the renewals end by themselves (never cancelled mid-write)
             await asyncio.wait([fresh])
-            if not hold.lost:
+            # Counted lost but still this run's (renewals refused, the broker back): freed
+            # now rather than held for ``stale_after`` more.
+            if not hold.lost or await self._still_ours(hold):
                 await self._release(hold)
         if hold.lost:
             raise Retry(f"the {kind} run lost its lock while it ran", delay=1.0)

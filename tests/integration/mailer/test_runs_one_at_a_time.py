@@ -10,6 +10,7 @@ one durable per kind could run a trigger twice during a rolling update.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from services.mailer.collect import runlock
-from services.mailer.collect.handlers import Collector
+from services.mailer.collect.handlers import Collector, _together
 from services.mailer.collect.runlock import RunLocks, lock_key
 from services.mailer.collect.store import PENDING_BUCKET, PendingStore
 from shared.bus.consume import Delivery, Retry
@@ -137,6 +138,16 @@ async def test_renewals_that_never_land_count_as_a_lost_lock(
         async with locks.exclusive("overdue"):
             refusing.on = True
             await wait_for(lambda: _logged(caplog, "collect.run_lock_lost"))
+            # The run's own tasks see it, and stop at their next chunk.
+            assert await asyncio.create_task(_still_held()) is False
+            refusing.on = False  # the broker is back before the run ends
+    # Still this run's (nobody took it): freed at once, not held for stale_after more.
+    with pytest.raises(KeyNotFoundError):
+        await kv.get(lock_key("overdue"))
+
+
+async def _still_held() -> bool:
+    return runlock.still_held()
 
 
 async def _logged(caplog: pytest.LogCaptureFixture, event: str) -> bool:
@@ -217,3 +228,26 @@ async def test_a_long_run_keeps_its_lock_fresh(js: JetStreamContext) -> None:
             return entry.revision > first and entry.value is not None and b"10:00" in entry.value
 
         await wait_for(renewed)
+
+
+async def test_a_failing_chunk_stops_the_rest_of_its_run() -> None:
+    """A review: ``gather`` left the other chunks publishing after the run's handler (and
+    its lock) had ended; the first failure now cancels them, and waits, before it is
+    raised."""
+    blocked = asyncio.Event()
+    stopped: list[str] = []
+
+    async def fails() -> None:
+        await blocked.wait()
+        raise RuntimeError("a chunk's publish timed out")
+
+    async def goes_on() -> None:
+        try:
+            blocked.set()
+            await asyncio.Event().wait()
+        finally:
+            stopped.append("cancelled before the failure was raised")
+
+    with pytest.raises(RuntimeError, match="timed out"):
+        await _together([goes_on(), fails()])
+    assert stopped == ["cancelled before the failure was raised"]
