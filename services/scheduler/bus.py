@@ -38,10 +38,10 @@ from shared.contracts.schedule import ServiceSuspended, TriggerFired
 from .calendar import (
     Calendar,
     CutoffRecord,
+    Occurrence,
     batch_for_thursday,
     cutoff_record,
     followed_batches,
-    occurrences,
 )
 from .calendar.model import occurrence_id
 from .errors import problems
@@ -146,13 +146,14 @@ class ScheduleBus:
                 records.append(record)
         return tuple(records)
 
-    async def with_cutoff_records(self, cal: Calendar, start: datetime, end: datetime) -> Calendar:
+    async def with_cutoff_records(self, cal: Calendar, occs: Iterable[Occurrence]) -> Calendar:
         """``cal`` with the cutoff records of the batches whose later triggers (the
-        Saturday mail) occur in ``[start, end)``: their occurrences, from this calendar,
-        show what the engine decides (``plan``, ``status``). Unchanged without a cutoff."""
+        Saturday mail) are among ``occs``: their occurrences, from this calendar, are what
+        the engine decides (the engine's due ones; ``plan``, ``status``, ``fire``).
+        Unchanged without a cutoff."""
         if cal.cutoff is None:
             return cal
-        days = followed_batches(occurrences(start, end, cal), cal)
+        days = followed_batches(occs, cal)
         return cal.with_cutoffs(await self.cutoff_records(cal.cutoff.name, days))
 
     async def suspensions(self) -> list[ServiceSuspended]:

@@ -154,8 +154,9 @@ async def _runtime_state(
             js = nc.jetstream()
             closures = await (await ClosureStore.open(js)).closures()
             paused = await _paused(await StateStore.open(js), cal)
+            closed = cal.with_closures(closures)
             known = await ScheduleBus(js).with_cutoff_records(
-                cal.with_closures(closures), start, end
+                closed, occurrences(start, end, closed)
             )
     except UnreadableClosures as exc:
         _warn(unreadable_closures(exc))
@@ -236,9 +237,7 @@ async def fire(args: argparse.Namespace) -> int:
                 else latest_at_or_before(now, spec, cal)
             )
             # A Saturday mail follows what its batch's cutoff did, as the engine decides.
-            cal = await ScheduleBus(js).with_cutoff_records(
-                cal, occ.nominal, occ.nominal + timedelta(seconds=1)
-            )
+            cal = await ScheduleBus(js).with_cutoff_records(cal, (occ,))
             occ = occurrence_at(spec, occ.nominal, cal)
             if occ.nominal > now:
                 # A run fired ahead of its time would take today's events as that day's

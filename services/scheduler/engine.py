@@ -43,16 +43,15 @@ from shared.runtime.logging import mask_url
 
 from .calendar import (
     Calendar,
-    CutoffRecord,
     Fire,
     Miss,
+    Occurrence,
     Skip,
     Suspend,
     TriggerSpec,
     decide,
     due,
     fired_event,
-    followed_batches,
     missed_event,
     next_fire,
     suspended_event,
@@ -76,9 +75,7 @@ class Bus(Protocol):
     async def fired_on(self, trigger: str, run_date: date) -> TriggerFired | None: ...
     async def latest_fired(self, trigger: str, now: datetime) -> TriggerFired | None: ...
     async def suspended_for(self, thursday: date) -> ServiceSuspended | None: ...
-    async def cutoff_records(
-        self, cutoff: str, thursdays: Iterable[date]
-    ) -> tuple[CutoffRecord, ...]: ...
+    async def with_cutoff_records(self, cal: Calendar, occs: Iterable[Occurrence]) -> Calendar: ...
 
 
 def describe(exc: BaseException) -> str:
@@ -205,11 +202,10 @@ class Scheduler:
         """For a trigger that follows its batch's cutoff (the Saturday mail): ``calendar``
         with what the cutoffs of its due batches did, read from the stream now (so a cutoff
         handled earlier in this tick counts). Other triggers: ``calendar`` as it is."""
-        cutoff = calendar.cutoff
-        if not spec.follows_cutoff or cutoff is None:
+        if not spec.follows_cutoff:
             return calendar
-        days = followed_batches(due(spec, cached.state.handled_through, now, calendar), calendar)
-        return calendar.with_cutoffs(await self._bus.cutoff_records(cutoff.name, days))
+        occs = due(spec, cached.state.handled_through, now, calendar)
+        return await self._bus.with_cutoff_records(calendar, occs)
 
     async def _load(self, spec: TriggerSpec, now: datetime) -> _Cached:
         cached = self._cache.get(spec.name)

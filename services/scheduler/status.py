@@ -109,7 +109,7 @@ async def read_status(js: JetStreamContext, cal: Calendar, now: datetime) -> Sta
     closures, unreadable = await (await ClosureStore.open(js)).scan()
     cal = cal.with_closures(tuple(c.closure() for c in closures))
     # A Saturday mail follows what its batch's cutoff did, as the engine decides.
-    cal = await ScheduleBus(js).with_cutoff_records(cal, now, now + HORIZON)
+    cal = await ScheduleBus(js).with_cutoff_records(cal, occurrences(now, now + HORIZON, cal))
     store = await StateStore.open(js)
     triggers: list[TriggerStatus] = []
     for spec in cal.triggers:

@@ -62,7 +62,7 @@ async def test_a_calendar_with_the_records_shows_the_engine_s_decision(
         Closure(FIRED_THU, FIRED_THU, "臨時休館"), Closure(SILENT_THU, SILENT_THU, "蔵書点検")
     )
     start, end = jst(1, 0), jst(20, 0)
-    cal = await ScheduleBus(js).with_cutoff_records(cal, start, end)
+    cal = await ScheduleBus(js).with_cutoff_records(cal, occurrences(start, end, cal))
     mails = occurrences(start, end, cal, (cal.trigger("weekly-loan-mail"),))
     assert [(o.run_date.isoformat(), o.suppressed_by) for o in mails] == [
         ("2026-12-05", None),  # its cutoff fired: the items were processed
