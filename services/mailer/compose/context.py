@@ -19,7 +19,7 @@ seen at two levels in one run is listed once, at its higher level.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -42,6 +42,7 @@ from shared.libraries import library
 
 E = TypeVar("E", bound=Event)
 V = TypeVar("V")
+K = TypeVar("K")  # what a group of list items is keyed by (a library, a level)
 Context = dict[str, object]
 
 EVENT_TYPES: dict[MailKind, type[Event]] = {
@@ -181,12 +182,21 @@ def _pickup_groups(loans: Sequence[LoanOnlineIssued]) -> list[PickupGroup]:
                 seen.add(item.loan_id)
                 line = LoanLine(_clean(item.title), item.due_date)
                 by_library.setdefault(event.pickup_library_no, []).append(line)
-    groups: list[PickupGroup] = []
+    return [
+        PickupGroup(library(library_no).name, lines, first)
+        for library_no, lines, first in _numbered(by_library.items())
+    ]
+
+
+def _numbered(
+    groups: Iterable[tuple[K, list[LoanLine]]],
+) -> Iterator[tuple[K, list[LoanLine], int]]:
+    """Each group with the list number of its first item: items are numbered continuously
+    across the groups, in their order."""
     number = 1
-    for library_no, lines in by_library.items():
-        groups.append(PickupGroup(library(library_no).name, lines, number))
+    for key, lines in groups:
+        yield key, lines, number
         number += len(lines)
-    return groups
 
 
 def _hold_ready(events: Sequence[Event], given: MailInput) -> Context:
@@ -226,12 +236,8 @@ def _level_groups(lines: dict[str, LoanLine], levels: dict[str, int]) -> list[Ov
     by_level: dict[int, list[LoanLine]] = {}
     for loan_id, line in lines.items():
         by_level.setdefault(levels[loan_id], []).append(line)
-    groups: list[OverdueGroup] = []
-    number = 1
-    for level in sorted(by_level, reverse=True):
-        groups.append(OverdueGroup(level, by_level[level], number))
-        number += len(by_level[level])
-    return groups
+    highest_first = sorted(by_level.items(), reverse=True)
+    return [OverdueGroup(level, lines, first) for level, lines, first in _numbered(highest_first)]
 
 
 def _loan_suspended(events: Sequence[Event], given: MailInput) -> Context:
